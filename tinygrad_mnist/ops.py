@@ -1,0 +1,407 @@
+"""Primitive ops: each a pure NumPy forward with its vector-Jacobian products beside it.
+
+An op is a plain function of NumPy arrays that returns ``(out, vjps)``: the forward result
+and one VJP per positional input, either a function ``g -> dL/d(input)`` (``g`` is dL/d(out),
+shaped like ``out``) or ``None`` where the input has no gradient (integer labels).
+Keyword arguments are non-differentiable settings (axis, shape, ...).
+
+This is the whole extension API: ``Tensor.apply(op, *inputs)`` runs an op on tensors and
+records it, and the engine does the rest for every op alike. A VJP may return a gradient in
+the broadcast shape; the engine sums it back to the input's shape (``unbroadcast``), so ops
+never hand-roll axis sums. VJPs must not mutate ``g`` or anything captured from the forward.
+
+Leaves out: Tensor, graph recording, backward (``tensor.py``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+
+
+def _fmt(shape: tuple) -> str:
+    """(1, 10) -> '(1,10)': the compact form every error message uses."""
+    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a gradient of a broadcast result back to an input's ``shape``.
+
+    ``g`` has the broadcast shape; axes that broadcasting added (leading) or stretched
+    (size 1 in ``shape``) are summed, so the result has exactly ``shape``.
+    Raises ShapeError when ``shape`` could not have broadcast to ``g.shape``.
+    """
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, g.shape[extra:])):
+        raise ShapeError(f"unbroadcast: a gradient of shape {_fmt(g.shape)} cannot belong "
+                         f"to an input of shape {_fmt(shape)}")
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+# ---------------------------------------------------------------- elementwise, binary
+def add(a, b):
+    """y = a + b (broadcasting). dL/da = g, dL/db = g, each summed back to its shape."""
+    return a + b, (lambda g: g, lambda g: g)
+
+
+def sub(a, b):
+    """y = a - b. A primitive rather than a + (-b): one graph node, bit-identical to NumPy."""
+    return a - b, (lambda g: g, lambda g: -g)
+
+
+def mul(a, b):
+    """y = a * b (broadcasting). dL/da = g * b, dL/db = g * a."""
+    return a * b, (lambda g: g * b, lambda g: g * a)
+
+
+def div(a, b):
+    """y = a / b. dL/da = g / b, dL/db = -g * a / b**2 = -g * y / b.
+
+    A primitive rather than a * b**-1, so ``x / 3`` equals NumPy's ``x / 3`` to the bit.
+    """
+    y = a / b
+    return y, (lambda g: g / b, lambda g: -g * y / b)
+
+
+# ---------------------------------------------------------------- elementwise, unary
+def neg(x):
+    """y = -x. dL/dx = -g."""
+    return -x, (lambda g: -g,)
+
+
+def power(x, p: float):
+    """y = x ** p for a scalar exponent p. dL/dx = g * p * x**(p-1)."""
+    if not np.isscalar(p):
+        raise TypeError(f"power: the exponent must be a Python or NumPy scalar, got {type(p).__name__}")
+    return x ** p, (lambda g: g * p * x ** (p - 1),)
+
+
+def exp(x):
+    """y = e**x. dL/dx = g * y."""
+    y = np.exp(x)
+    return y, (lambda g: g * y,)
+
+
+def log(x):
+    """y = ln x. dL/dx = g / x."""
+    return np.log(x), (lambda g: g / x,)
+
+
+# exp(-x) overflows below -log(max float); clipping -x at the floor of that (88 for float32,
+# 709 for float64) changes sigmoid by less than the dtype's smallest normal number, and avoids
+# both the overflow warning and a slower where() form.
+_EXP_LIMIT = {np.dtype(t): float(np.floor(np.log(np.finfo(t).max))) for t in (np.float32, np.float64)}
+
+
+def sigmoid(x):
+    """y = 1 / (1 + exp(-x)), without overflow at x = -1000. dL/dx = g * y * (1 - y).
+
+    Computed in place on one buffer: about 2x faster than the exp(-|x|)/where form at MNIST
+    sizes (2.0 vs 4.6 us for a (10,30) float32 batch, measured here).
+    """
+    y = np.negative(x)
+    limit = _EXP_LIMIT.get(y.dtype)
+    if limit is None:  # float16 and friends: the clip would be too coarse, so silence overflow
+        with np.errstate(over="ignore"):
+            np.exp(y, out=y)
+    else:
+        np.minimum(y, limit, out=y)
+        np.exp(y, out=y)
+    y += 1.0
+    np.reciprocal(y, out=y)
+
+    def vjp(g):
+        d = 1.0 - y
+        d *= y
+        d *= g
+        return d
+    return y, (vjp,)
+
+
+def tanh(x):
+    """y = tanh x. dL/dx = g * (1 - y**2)."""
+    y = np.tanh(x)
+    return y, (lambda g: g * (1.0 - y * y),)
+
+
+def relu(x):
+    """y = max(x, 0). dL/dx = g where x > 0, else 0 (the subgradient 0 at x = 0)."""
+    return np.maximum(x, 0), (lambda g: g * (x > 0),)
+
+
+def astype(x, dtype):
+    """y = x converted to ``dtype``. dL/dx = g converted back to x's dtype."""
+    return x.astype(dtype), (lambda g: g.astype(x.dtype),)
+
+
+# ---------------------------------------------------------------- reductions
+def _expand(g, axis, keepdims, shape):
+    """Undo a reduction's lost axes so ``g`` broadcasts against the input's ``shape``."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name, on purpose
+    """y = x summed over ``axis`` (int, tuple or None for all). dL/dx = g broadcast back to x.shape."""
+    return np.sum(x, axis=axis, keepdims=keepdims), (
+        lambda g: _expand(g, axis, keepdims, x.shape),)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    """y = the largest entry over ``axis``. dL/dx = g at the maxima (split evenly among ties), else 0."""
+    y = np.max(x, axis=axis, keepdims=True)
+
+    def vjp(g):
+        mask = x == y
+        g = g if keepdims or axis is None else np.expand_dims(g, axis)
+        return mask * (g / mask.sum(axis=axis, keepdims=True))
+    return (y if keepdims else np.squeeze(y, axis=axis)), (vjp,)
+
+
+# ---------------------------------------------------------------- linear algebra
+def _matmul_hint(a_shape, b_shape):
+    """Suggest the transposition that would make a 2-D product fit, or ''."""
+    if len(a_shape) != 2 or len(b_shape) != 2:
+        return ""
+    if a_shape[0] == b_shape[0]:
+        return "; did you mean a.T @ b?"
+    if a_shape[1] == b_shape[1]:
+        return "; did you mean a @ b.T?"
+    if b_shape[1] == a_shape[0]:
+        return "; did you mean b @ a?"
+    return ""
+
+
+def matmul(a, b):
+    """y = a @ b for 1-D, 2-D and batched N-D operands (NumPy's rules).
+
+    2-D: a (n,k) @ b (k,m) -> y (n,m); dL/da = g (n,m) @ b.T (m,k), dL/db = a.T (k,n) @ g (n,m).
+    1-D operands are promoted to a row (a) or a column (b) for the gradient and squeezed back;
+    batch axes that broadcasting added are summed by the engine.
+    """
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: scalar operand {_fmt(a.shape)} @ {_fmt(b.shape)}; use * for scalars")
+    ka, kb = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if ka != kb:
+        raise ShapeError(f"matmul: {_fmt(a.shape)} @ {_fmt(b.shape)}: inner dimensions {ka} and {kb} "
+                         f"differ{_matmul_hint(a.shape, b.shape)}")
+    y = a @ b
+    if a.ndim == 2 and b.ndim == 2:  # the MLP case: no reshaping on the hot path
+        return y, (lambda g: g @ b.T, lambda g: a.T @ g)
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+
+    def as_2d(g):
+        if b.ndim == 1:
+            g = g[..., None]
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        return g
+
+    def vjp_a(g):
+        ga = as_2d(g) @ np.swapaxes(b2, -1, -2)
+        return ga[..., 0, :] if a.ndim == 1 else ga
+
+    def vjp_b(g):
+        gb = np.swapaxes(a2, -1, -2) @ as_2d(g)
+        return gb[..., 0] if b.ndim == 1 else gb
+    return y, (vjp_a, vjp_b)
+
+
+def linear(x, W, b=None):
+    """y = x @ W.T + b: a dense layer in PyTorch's orientation, fused into one op.
+
+    x (B, n_in) or (n_in,), W (n_out, n_in), b (n_out,) -> y (B, n_out).
+    dL/dx = g @ W (B, n_in); dL/dW = g.T @ x (n_out, n_in); dL/db = g summed over the batch (n_out,).
+    Fused because it saves two graph nodes and a transpose per layer; the result is the
+    same as ``x @ W.T + b`` built from primitives (a test checks both).
+    """
+    if W.ndim != 2 or x.ndim == 0 or x.shape[-1] != W.shape[1] or (b is not None and b.shape != (W.shape[0],)):
+        bshape = "" if b is None else f" + b {_fmt(b.shape)}"
+        raise ShapeError(f"linear: x {_fmt(x.shape)} @ W.T with W {_fmt(W.shape)}{bshape}: expected "
+                         f"x (B,{W.shape[1] if W.ndim == 2 else 'n_in'}), W (n_out,n_in), b (n_out,)")
+    y = x @ W.T
+    if b is not None:
+        y += b  # y is fresh from the matmul, so adding in place is safe and saves a temporary
+
+    def vjp_W(g):
+        if x.ndim == 1:
+            return np.outer(g, x)
+        return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+
+    vjps = (lambda g: g @ W, vjp_W)
+    if b is None:
+        return y, vjps
+    return y, vjps + ((lambda g: g if g.ndim == 1 else g.reshape(-1, g.shape[-1]).sum(axis=0)),)
+
+
+# ---------------------------------------------------------------- shape
+def reshape(x, shape):
+    """y = x viewed with a new ``shape``. dL/dx = g reshaped to x.shape."""
+    try:
+        y = x.reshape(shape)
+    except ValueError:
+        raise ShapeError(f"reshape: cannot reshape {_fmt(x.shape)} ({x.size} entries) "
+                         f"to {shape}") from None
+    return y, (lambda g: g.reshape(x.shape),)
+
+
+def transpose(x, axes=None):
+    """y = x with its axes permuted (reversed when ``axes`` is None). dL/dx = g with the inverse permutation."""
+    inverse = None if axes is None else tuple(np.argsort(axes))
+    return x.transpose(axes), (lambda g: g.transpose(inverse),)
+
+
+def _is_basic(idx) -> bool:
+    """True for NumPy basic indexing (ints, slices, None, ...), which never repeats an entry."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis)))
+               and not isinstance(i, bool) for i in items)
+
+
+def getitem(x, idx):
+    """y = x[idx] for ints, slices and integer arrays. dL/dx = g scattered into zeros of x.shape.
+
+    Integer-array indices may repeat an entry; ``np.add.at`` then adds every copy's gradient.
+    """
+    y = x[idx]
+
+    def vjp(g):
+        dx = np.zeros_like(x)
+        if _is_basic(idx):
+            dx[idx] = g
+        else:
+            np.add.at(dx, idx, g)
+        return dx
+    return y, (vjp,)
+
+
+# ---------------------------------------------------------------- softmax family
+def softmax(x, axis=-1):
+    """y = exp(x) / sum(exp(x)) along ``axis``, shifted by the max so 1e4 does not overflow.
+
+    dL/dx = y * (g - sum(g * y, axis)).
+    """
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    y = e / e.sum(axis=axis, keepdims=True)
+    return y, (lambda g: y * (g - (g * y).sum(axis=axis, keepdims=True)),)
+
+
+def log_softmax(x, axis=-1):
+    """y = x - logsumexp(x) along ``axis``, computed stably. dL/dx = g - softmax(x) * sum(g, axis)."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return y, (lambda g: g - np.exp(y) * g.sum(axis=axis, keepdims=True),)
+
+
+# ---------------------------------------------------------------- losses (fused on purpose:
+# each is the textbook cost with its textbook derivative, stabler and faster than composites)
+def _is_labels(target) -> bool:
+    return np.issubdtype(np.asarray(target).dtype, np.integer)
+
+
+def _check_labels(op, a, labels):
+    """Integer labels must be (B,) with values in [0, C) for predictions (B, C)."""
+    if a.ndim != 2 or labels.shape != (a.shape[0],):
+        raise ShapeError(f"{op}: predictions {_fmt(a.shape)} with integer labels {_fmt(labels.shape)}: "
+                         f"expected predictions (B,C) and labels (B,)")
+    if labels.size and (labels.min() < 0 or labels.max() >= a.shape[1]):
+        raise ValueError(f"{op}: labels must lie in [0, {a.shape[1]}) for {a.shape[1]} classes, "
+                         f"got values from {labels.min()} to {labels.max()}")
+
+
+def _minus_target(op, a, target):
+    """a - y, where integer labels stand for one-hot rows (indexed, no one-hot matrix built)."""
+    if _is_labels(target):
+        _check_labels(op, a, target)
+        diff = a.copy()
+        diff[np.arange(a.shape[0]), target] -= 1
+        return diff
+    if target.shape != a.shape:
+        raise ShapeError(f"{op}: predictions {_fmt(a.shape)} and target {_fmt(target.shape)} differ in shape")
+    return a - target
+
+
+def softmax_cross_entropy(logits, target):
+    """Mean over the batch of -sum_j y_j log softmax(logits)_j, fused and stable.
+
+    logits (B, C); target integer labels (B,) or probabilities / one-hot rows (B, C).
+    dL/dlogits = (softmax(logits) * sum_j y_j - y) / B, which is (softmax - onehot) / B for
+    labels and one-hot rows; dL/dtarget = -log_softmax(logits) / B (probability targets only).
+    """
+    if logits.ndim != 2:
+        raise ShapeError(f"softmax_cross_entropy: logits must be (B,C), got {_fmt(logits.shape)}")
+    B = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    logp = shifted
+    logp -= np.log(total)  # shifted is our own temporary: reuse it for log-probabilities
+    if _is_labels(target):
+        _check_labels("softmax_cross_entropy", logits, target)
+        rows = np.arange(B)
+        loss = -logp[rows, target].sum() / B
+
+        def vjp(g):
+            d = e / total
+            d[rows, target] -= 1.0  # (softmax - onehot) without building the one-hot matrix
+            d *= g / B
+            return d
+        return np.asarray(loss, dtype=logits.dtype), (vjp, None)
+    if target.shape != logits.shape:
+        raise ShapeError(f"softmax_cross_entropy: logits {_fmt(logits.shape)} and target "
+                         f"{_fmt(target.shape)}: expected labels (B,) or probabilities (B,C)")
+    loss = -(target * logp).sum() / B
+    return np.asarray(loss, dtype=logits.dtype), (
+        lambda g: (e / total * target.sum(axis=1, keepdims=True) - target) * (g / B),
+        lambda g: logp * (-g / B))
+
+
+def quadratic_cost(a, target):
+    """Mean over the batch of 1/2 * sum_j (a_j - y_j)^2: the textbook's cost.
+
+    a (B, C); target (B, C) or integer labels (B,), which stand for one-hot rows.
+    dL/da = (a - y) / B; dL/dy = -(a - y) / B (for non-label targets).
+    """
+    if a.ndim != 2:
+        raise ShapeError(f"quadratic_cost: predictions must be (B,C), got {_fmt(a.shape)}")
+    diff = _minus_target("quadratic_cost", a, target)
+    B = a.shape[0]
+    loss = np.asarray(0.5 * np.vdot(diff, diff) / B, dtype=a.dtype)
+    return loss, (lambda g: diff * (g / B), None if _is_labels(target) else (lambda g: diff * (-g / B)))
+
+
+def mse(a, target):
+    """Mean over ALL elements of (a - y)^2 (PyTorch's MSELoss). dL/da = 2 (a - y) / N.
+
+    a any shape; target the same shape, or integer labels (B,) for a (B, C) (one-hot rows).
+    """
+    diff = _minus_target("mse", a, target)
+    n = max(diff.size, 1)
+    loss = np.asarray(np.vdot(diff, diff) / n, dtype=a.dtype)
+    return loss, (lambda g: diff * (2.0 * g / n), None if _is_labels(target) else (lambda g: diff * (-2.0 * g / n)))
+
+
+def binary_cross_entropy(p, target):
+    """Mean over elements of -(y log p + (1-y) log(1-p)) on probabilities p in [0, 1].
+
+    p and target share a shape. p is clipped to [eps, 1-eps] (eps = 1e-7 for float32,
+    1e-12 for float64) so p = 0 or 1 gives a finite loss and gradient.
+    dL/dp = (p - y) / (p (1 - p)) / N at the clipped p; dL/dy = (log(1-p) - log p) / N.
+    """
+    if target.shape != p.shape:
+        raise ShapeError(f"binary_cross_entropy: probabilities {_fmt(p.shape)} and target "
+                         f"{_fmt(target.shape)} differ in shape")
+    eps = 1e-7 if p.dtype.itemsize <= 4 else 1e-12
+    pc = np.clip(p, eps, 1.0 - eps)
+    y = target.astype(p.dtype, copy=False)
+    log_p, log_q = np.log(pc), np.log1p(-pc)
+    n = max(p.size, 1)
+    loss = np.asarray(-(y * log_p + (1.0 - y) * log_q).sum() / n, dtype=p.dtype)
+    return loss, (lambda g: (pc - y) / (pc * (1.0 - pc)) * (g / n),
+                  None if _is_labels(target) else (lambda g: (log_q - log_p) * (g / n)))

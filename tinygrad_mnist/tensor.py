@@ -1,0 +1,411 @@
+"""Tensor: a NumPy array that records the ops applied to it, and backward() over that record.
+
+Every op, built-in or a user's, goes through one public door, ``Tensor.apply(op, *inputs)``
+(see ``ops.py`` for the op contract). Backward is an iterative topological sort, so graphs of
+any depth work. Leaves out: layers, losses as modules, optimizers (``nn.py``, ``optim.py``).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from . import ops
+from .errors import ShapeError
+from .ops import _fmt
+
+DEFAULT_DTYPE = np.float32
+
+# The one piece of module state: whether ops record a graph (switched by ``no_grad``).
+_grad_enabled = True
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager and decorator: ops inside it record no graph (for evaluation, updates).
+
+    >>> with no_grad():
+    ...     y = model(x)          # y.requires_grad is False, nothing is kept for backward
+    """
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev, _grad_enabled = _grad_enabled, False
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad``."""
+    return _grad_enabled
+
+
+def _as_array(data, requires_grad: bool) -> np.ndarray:
+    """Python numbers and lists -> DEFAULT_DTYPE; NumPy arrays keep their dtype."""
+    if isinstance(data, np.ndarray):
+        arr = data.copy() if requires_grad else data
+    else:
+        arr = np.asarray(data)
+        if arr.dtype.kind in "biuf" and not isinstance(data, np.generic):
+            arr = arr.astype(DEFAULT_DTYPE)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: expected numbers (a bool, int or float array), got dtype {arr.dtype} "
+                        f"from {type(data).__name__}")
+    if requires_grad and arr.dtype.kind != "f":
+        raise TypeError(f"Tensor: only floating-point tensors can require grad, got dtype {arr.dtype}")
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array (``.data``, a NumPy ndarray) that can record a graph for backprop.
+
+    ``Tensor(data, requires_grad=False)``: a float64 array stays float64, float32 stays float32,
+    integer arrays stay integer (labels); Python numbers and lists become float32. An array is
+    wrapped without copying, except when ``requires_grad`` is set: then the tensor owns a copy,
+    so optimizer updates never write into the caller's array.
+
+    After ``loss.backward()``, every leaf tensor with ``requires_grad=True`` that the loss depends
+    on has ``.grad``: an ndarray of its ``.data``'s shape and dtype (accumulated over calls until
+    ``zero_grad()``). Intermediate tensors keep no ``.grad`` unless ``retain_grad()`` was called.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_vjps", "_op", "_retain")
+    __array_ufunc__ = None  # make ndarray (op) Tensor defer to Tensor's reflected operators
+
+    def __init__(self, data, requires_grad: bool = False, name: Optional[str] = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = _as_array(data, requires_grad)
+        self.grad: Optional[np.ndarray] = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._parents: Optional[tuple] = ()
+        self._vjps: Optional[tuple] = ()
+        self._op: Optional[str] = None
+        self._retain = False
+
+    # ------------------------------------------------------------ the op door
+    @staticmethod
+    def apply(op: Callable, *inputs, **settings) -> "Tensor":
+        """Run ``op`` on the inputs' arrays and record it for backward when needed.
+
+        ``op(*arrays, **settings) -> (out, vjps)`` as described in ``tinygrad_mnist.ops``.
+        Inputs may be Tensors or plain values (numbers, arrays: constants, no gradient).
+        Returns a Tensor that requires grad iff some input Tensor does and grad mode is on.
+
+        A new op in a few lines, with broadcasting, ``no_grad`` and accumulation for free::
+
+            def softplus(x):
+                y = np.logaddexp(0.0, x)                      # log(1 + e^x), stable
+                return y, (lambda g: g / (1.0 + np.exp(-x)),)  # dL/dx = g * sigmoid(x)
+
+            y = Tensor.apply(softplus, t)
+            gradcheck(lambda t: Tensor.apply(softplus, t), np.random.randn(3, 4))
+        """
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        try:
+            out, vjps = op(*arrays, **settings)
+        except ShapeError:
+            raise
+        except ValueError as e:  # NumPy's broadcasting errors do not name our op: add that
+            shapes = " and ".join(_fmt(np.shape(a)) for a in arrays)
+            raise ShapeError(f"{getattr(op, '__name__', 'op')}: {shapes}: {e}") from e
+        t = Tensor.__new__(Tensor)
+        t.data = out if type(out) is np.ndarray else np.asarray(out)
+        t.grad, t.name, t._retain = None, None, False
+        t._op = getattr(op, "__name__", "op")
+        if _grad_enabled and any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+            if len(vjps) != len(inputs):
+                raise TypeError(f"{t._op}: returned {len(vjps)} VJPs for {len(inputs)} inputs; "
+                                f"an op returns one per input (None where there is no gradient)")
+            t.requires_grad = True
+            t._parents = tuple(x if isinstance(x, Tensor) else None for x in inputs)
+            t._vjps = vjps
+        else:
+            t.requires_grad, t._parents, t._vjps = False, (), ()
+        return t
+
+    # ------------------------------------------------------------ backward
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Fill ``.grad`` of every leaf that requires grad with dL/d(leaf), L being this tensor.
+
+        ``grad``: dL/d(self), needed unless self has exactly one element (a loss), where it is 1.
+        The graph's saved arrays are released afterwards unless ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad; no input that made it "
+                               "had requires_grad=True (or it was computed under no_grad)")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward: grad can be implied only for a scalar; this tensor has shape "
+                                 f"{_fmt(self.shape)}. Reduce it to a loss first (e.g. .mean()), or pass grad=")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise ShapeError(f"backward: grad has shape {_fmt(grad.shape)}, tensor has {_fmt(self.shape)}")
+        order = _topological_order(self)
+        grads = {self: grad}
+        for node in order:
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if node._op is None:  # a leaf: the end of the chain rule
+                node.grad = g if node.grad is None else node.grad + g
+                continue
+            if node._retain:
+                node.grad = g.copy() if node.grad is None else node.grad + g
+            for parent, vjp in zip(node._parents, node._vjps):
+                if parent is None or vjp is None or not parent.requires_grad:
+                    continue
+                r = vjp(g)
+                pdata = parent.data
+                if type(r) is not np.ndarray:
+                    r = np.asarray(r)
+                if r.shape != pdata.shape:
+                    r = _fit(r, parent, node)
+                if r.dtype != pdata.dtype:
+                    r = r.astype(pdata.dtype)
+                elif parent._op is None and (r is g or r.base is not None):
+                    r = r.copy()  # a leaf's .grad must own its memory: users clip it in place
+                prev = grads.get(parent)
+                grads[parent] = r if prev is None else prev + r
+        if not retain_graph:
+            for node in order:
+                if node._op is not None:
+                    node._parents = node._vjps = None
+
+    def retain_grad(self) -> "Tensor":
+        """Keep ``.grad`` on this intermediate tensor at the next backward (e.g. to see delta = dL/dz)."""
+        self._retain = True
+        return self
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad = None``)."""
+        self.grad = None
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data, outside any graph."""
+        return Tensor(self.data)
+
+    # ------------------------------------------------------------ array-like
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def op(self) -> Optional[str]:
+        """The name of the op that made this tensor, None for a leaf."""
+        return self._op
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._op is None
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The single element as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item, this one has shape {_fmt(self.shape)}")
+        return self.data.item()
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, threshold=20, edgeitems=2, separator=", ")
+        extra = [f"shape={_fmt(self.shape)}", f"dtype={self.dtype}"]
+        if self.name:
+            extra.append(f"name={self.name!r}")
+        if self._op is not None:
+            extra.append(f"op={self._op}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return f"Tensor({body}, {', '.join(extra)})"
+
+    # ------------------------------------------------------------ constructors
+    @staticmethod
+    def zeros(*shape, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> "Tensor":
+        """A tensor of zeros of the given shape."""
+        return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+    @staticmethod
+    def randn(*shape, rng=None, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> "Tensor":
+        """Standard-normal entries from ``rng`` (a numpy Generator or seed)."""
+        gen = np.random.default_rng(rng)
+        return Tensor(gen.standard_normal(_shape_arg(shape)).astype(dtype), requires_grad=requires_grad)
+
+    # ------------------------------------------------------------ arithmetic
+    def __add__(self, other): return Tensor.apply(ops.add, self, other)
+    def __radd__(self, other): return Tensor.apply(ops.add, other, self)
+    def __sub__(self, other): return Tensor.apply(ops.sub, self, other)
+    def __rsub__(self, other): return Tensor.apply(ops.sub, other, self)
+    def __mul__(self, other): return Tensor.apply(ops.mul, self, other)
+    def __rmul__(self, other): return Tensor.apply(ops.mul, other, self)
+    def __truediv__(self, other): return Tensor.apply(ops.div, self, other)
+    def __rtruediv__(self, other): return Tensor.apply(ops.div, other, self)
+    def __neg__(self): return Tensor.apply(ops.neg, self)
+    def __matmul__(self, other): return Tensor.apply(ops.matmul, self, other)
+    def __rmatmul__(self, other): return Tensor.apply(ops.matmul, other, self)
+
+    def __pow__(self, p):
+        if isinstance(p, Tensor):
+            raise TypeError("**: only a scalar exponent is supported (t ** 2, t ** -1.0)")
+        return Tensor.apply(ops.power, self, p=p)
+
+    def matmul(self, other) -> "Tensor":
+        """self @ other (see ``ops.matmul`` for shapes)."""
+        return Tensor.apply(ops.matmul, self, other)
+
+    def exp(self) -> "Tensor":
+        return Tensor.apply(ops.exp, self)
+
+    def log(self) -> "Tensor":
+        return Tensor.apply(ops.log, self)
+
+    def sigmoid(self) -> "Tensor":
+        return Tensor.apply(ops.sigmoid, self)
+
+    def tanh(self) -> "Tensor":
+        return Tensor.apply(ops.tanh, self)
+
+    def relu(self) -> "Tensor":
+        return Tensor.apply(ops.relu, self)
+
+    def astype(self, dtype) -> "Tensor":
+        """This tensor converted to ``dtype`` (differentiable)."""
+        return Tensor.apply(ops.astype, self, dtype=np.dtype(dtype))
+
+    # ------------------------------------------------------------ reductions
+    def sum(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Sum over ``axis`` (int, tuple, or None for all)."""
+        return Tensor.apply(ops.sum, self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Mean over ``axis``: the sum times 1/n (two recorded ops)."""
+        axes = range(self.ndim) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+        n = int(np.prod([self.shape[a] for a in axes])) if self.ndim else 1
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / max(n, 1))
+
+    def max(self, axis=None, keepdims: bool = False) -> "Tensor":
+        """Largest entry over ``axis``; the gradient goes to the maxima (split among ties)."""
+        return Tensor.apply(ops.max, self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None) -> np.ndarray:
+        """Index of the largest entry over ``axis`` (a plain int64 array: not differentiable)."""
+        return self.data.argmax(axis=axis)
+
+    def softmax(self, axis: int = -1) -> "Tensor":
+        return Tensor.apply(ops.softmax, self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> "Tensor":
+        return Tensor.apply(ops.log_softmax, self, axis=axis)
+
+    # ------------------------------------------------------------ shape
+    def reshape(self, *shape) -> "Tensor":
+        """The same entries in a new shape: ``t.reshape(2, 3)`` or ``t.reshape((2, 3))``."""
+        return Tensor.apply(ops.reshape, self, shape=_shape_arg(shape))
+
+    def transpose(self, *axes) -> "Tensor":
+        """Axes permuted; no arguments reverses them (``t.T``)."""
+        return Tensor.apply(ops.transpose, self, axes=_shape_arg(axes) if axes else None)
+
+    @property
+    def T(self) -> "Tensor":
+        return self.transpose()
+
+    def __getitem__(self, idx) -> "Tensor":
+        if isinstance(idx, Tensor):
+            idx = idx.data
+        elif isinstance(idx, tuple):
+            idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+        return Tensor.apply(ops.getitem, self, idx=idx)
+
+    # ------------------------------------------------------------ losses
+    def softmax_cross_entropy(self, target) -> "Tensor":
+        """Mean cross-entropy of softmax(self) against ``target``: logits (B,C), target labels (B,) or (B,C)."""
+        return Tensor.apply(ops.softmax_cross_entropy, self, _target(target))
+
+    def quadratic_cost(self, target) -> "Tensor":
+        """Mean over the batch of 1/2 sum_j (a_j - y_j)^2: self (B,C), target (B,C) or labels (B,)."""
+        return Tensor.apply(ops.quadratic_cost, self, _target(target))
+
+    def mse(self, target) -> "Tensor":
+        """Mean over all elements of (self - target)^2 (PyTorch's MSELoss)."""
+        return Tensor.apply(ops.mse, self, _target(target))
+
+    def binary_cross_entropy(self, target) -> "Tensor":
+        """Mean binary cross-entropy of probabilities self against ``target`` of the same shape."""
+        return Tensor.apply(ops.binary_cross_entropy, self, _target(target))
+
+
+def _target(target):
+    """Targets may be Tensors, arrays or lists; integer lists stay integer (labels)."""
+    if isinstance(target, Tensor):
+        return target
+    return target if isinstance(target, np.ndarray) else np.asarray(target)
+
+
+def _shape_arg(shape: Sequence) -> tuple:
+    """Accept f(2, 3) and f((2, 3)) alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _fit(r: np.ndarray, parent: Tensor, node: Tensor) -> np.ndarray:
+    """Sum a VJP result back to its input's shape, or name the op whose VJP got it wrong."""
+    try:
+        return ops.unbroadcast(r, parent.data.shape)
+    except ShapeError:
+        i = next(i for i, p in enumerate(node._parents) if p is parent)
+        raise ShapeError(f"{node._op}: its VJP for input {i} returned a gradient of shape {_fmt(r.shape)}, "
+                         f"but that input has shape {_fmt(parent.data.shape)}") from None
+
+
+def _topological_order(root: Tensor) -> list:
+    """Nodes that require grad, each after every node that uses it (root first).
+
+    An explicit stack instead of recursion, so a chain of 100,000 ops does not hit
+    Python's recursion limit.
+    """
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        if node._parents is None:
+            raise RuntimeError(f"backward: the graph through '{node._op}' was freed by an earlier "
+                               f"backward(); pass retain_graph=True to that call to backprop twice")
+        seen.add(node)
+        stack.append((node, True))
+        for p in node._parents:
+            if p is not None and p.requires_grad and p not in seen:
+                stack.append((p, False))
+    order.reverse()
+    return order
