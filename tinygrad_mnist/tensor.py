@@ -7,6 +7,7 @@ any depth work. Leaves out: layers, losses as modules, optimizers (``nn.py``, ``
 from __future__ import annotations
 
 import contextlib
+from heapq import heappop, heappush
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -73,7 +74,7 @@ class Tensor:
     ``zero_grad()``). Intermediate tensors keep no ``.grad`` unless ``retain_grad()`` was called.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_vjps", "_op", "_retain")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_vjps", "_op", "_retain", "_depth")
     __array_ufunc__ = None  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, name: Optional[str] = None):
@@ -87,6 +88,7 @@ class Tensor:
         self._vjps: Optional[tuple] = ()
         self._op: Optional[str] = None
         self._retain = False
+        self._depth = 0  # leaves are depth 0; see backward()
 
     # ------------------------------------------------------------ the op door
     @staticmethod
@@ -106,7 +108,18 @@ class Tensor:
             y = Tensor.apply(softplus, t)
             gradcheck(lambda t: Tensor.apply(softplus, t), np.random.randn(3, 4))
         """
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        arrays = []
+        record = False
+        depth = 0
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                if x.requires_grad:
+                    record = True
+                    if x._depth >= depth:
+                        depth = x._depth + 1
+            else:
+                arrays.append(x)
         try:
             out, vjps = op(*arrays, **settings)
         except ShapeError:
@@ -116,17 +129,19 @@ class Tensor:
             raise ShapeError(f"{getattr(op, '__name__', 'op')}: {shapes}: {e}") from e
         t = Tensor.__new__(Tensor)
         t.data = out if type(out) is np.ndarray else np.asarray(out)
-        t.grad, t.name, t._retain = None, None, False
+        t.grad = t.name = None
+        t._retain = False
         t._op = getattr(op, "__name__", "op")
-        if _grad_enabled and any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+        if record and _grad_enabled:
             if len(vjps) != len(inputs):
                 raise TypeError(f"{t._op}: returned {len(vjps)} VJPs for {len(inputs)} inputs; "
                                 f"an op returns one per input (None where there is no gradient)")
             t.requires_grad = True
             t._parents = tuple(x if isinstance(x, Tensor) else None for x in inputs)
             t._vjps = vjps
+            t._depth = depth
         else:
-            t.requires_grad, t._parents, t._vjps = False, (), ()
+            t.requires_grad, t._parents, t._vjps, t._depth = False, (), (), 0
         return t
 
     # ------------------------------------------------------------ backward
@@ -135,6 +150,11 @@ class Tensor:
 
         ``grad``: dL/d(self), needed unless self has exactly one element (a loss), where it is 1.
         The graph's saved arrays are released afterwards unless ``retain_graph=True``.
+
+        Order: every recorded tensor has a depth, 1 + the largest depth of its inputs, so each
+        tensor is deeper than all of its inputs. Popping the deepest pending tensor first from a
+        heap therefore visits a tensor only after every tensor that used it has sent its
+        gradient back: a topological order, found without a separate graph walk or recursion.
         """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad; no input that made it "
@@ -143,20 +163,26 @@ class Tensor:
             if self.data.size != 1:
                 raise ValueError(f"backward: grad can be implied only for a scalar; this tensor has shape "
                                  f"{_fmt(self.shape)}. Reduce it to a loss first (e.g. .mean()), or pass grad=")
-            grad = np.ones_like(self.data)
+            grad = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise ShapeError(f"backward: grad has shape {_fmt(grad.shape)}, tensor has {_fmt(self.shape)}")
-        order = _topological_order(self)
-        grads = {self: grad}
-        for node in order:
-            g = grads.pop(node, None)
-            if g is None:
-                continue
-            if node._op is None:  # a leaf: the end of the chain rule
-                node.grad = g if node.grad is None else node.grad + g
-                continue
+        if self._op is None:
+            self.grad = grad if self.grad is None else self.grad + grad
+            return
+        grads = {self: grad}      # pending gradients of recorded (non-leaf) tensors
+        leaf_grads = {}           # finished gradients of leaves, written to .grad at the end
+        heap = [(-self._depth, 0, self)]
+        visited = []
+        tiebreak = 0              # keeps the heap from ever comparing two Tensors
+        while heap:
+            node = heappop(heap)[2]
+            if node._vjps is None:
+                raise RuntimeError(f"backward: the graph through '{node._op}' was freed by an earlier "
+                                   f"backward(); pass retain_graph=True to that call to backprop twice")
+            visited.append(node)
+            g = grads.pop(node)
             if node._retain:
                 node.grad = g.copy() if node.grad is None else node.grad + g
             for parent, vjp in zip(node._parents, node._vjps):
@@ -170,14 +196,25 @@ class Tensor:
                     r = _fit(r, parent, node)
                 if r.dtype != pdata.dtype:
                     r = r.astype(pdata.dtype)
-                elif parent._op is None and (r is g or r.base is not None):
-                    r = r.copy()  # a leaf's .grad must own its memory: users clip it in place
-                prev = grads.get(parent)
-                grads[parent] = r if prev is None else prev + r
+                if parent._op is None:
+                    prev = leaf_grads.get(parent)
+                    if prev is not None:
+                        leaf_grads[parent] = prev + r
+                    elif r is g or r.base is not None:
+                        leaf_grads[parent] = r.copy()  # .grad must own its memory: users clip it in place
+                    else:
+                        leaf_grads[parent] = r
+                elif parent in grads:
+                    grads[parent] = grads[parent] + r
+                else:
+                    grads[parent] = r
+                    tiebreak += 1
+                    heappush(heap, (-parent._depth, tiebreak, parent))
+        for leaf, g in leaf_grads.items():
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
         if not retain_graph:
-            for node in order:
-                if node._op is not None:
-                    node._parents = node._vjps = None
+            for node in visited:
+                node._parents = node._vjps = None
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` on this intermediate tensor at the next backward (e.g. to see delta = dL/dz)."""
@@ -382,30 +419,3 @@ def _fit(r: np.ndarray, parent: Tensor, node: Tensor) -> np.ndarray:
         i = next(i for i, p in enumerate(node._parents) if p is parent)
         raise ShapeError(f"{node._op}: its VJP for input {i} returned a gradient of shape {_fmt(r.shape)}, "
                          f"but that input has shape {_fmt(parent.data.shape)}") from None
-
-
-def _topological_order(root: Tensor) -> list:
-    """Nodes that require grad, each after every node that uses it (root first).
-
-    An explicit stack instead of recursion, so a chain of 100,000 ops does not hit
-    Python's recursion limit.
-    """
-    order, seen = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        if node._parents is None:
-            raise RuntimeError(f"backward: the graph through '{node._op}' was freed by an earlier "
-                               f"backward(); pass retain_graph=True to that call to backprop twice")
-        seen.add(node)
-        stack.append((node, True))
-        for p in node._parents:
-            if p is not None and p.requires_grad and p not in seen:
-                stack.append((p, False))
-    order.reverse()
-    return order
