@@ -108,25 +108,29 @@ class Tensor:
             y = Tensor.apply(softplus, t)
             gradcheck(lambda t: Tensor.apply(softplus, t), np.random.randn(3, 4))
         """
-        arrays = []
+        arrays, parents = [], []
         record = False
         depth = 0
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
+                parents.append(x)
                 if x.requires_grad:
                     record = True
                     if x._depth >= depth:
                         depth = x._depth + 1
             else:
                 arrays.append(x)
+                parents.append(None)
         try:
             out, vjps = op(*arrays, **settings)
-        except ShapeError:
-            raise
-        except ValueError as e:  # NumPy's broadcasting errors do not name our op: add that
+        except ValueError as e:
+            name = getattr(op, "__name__", "op")
+            if isinstance(e, ShapeError) or str(e).startswith(name + ":"):
+                raise  # the op's own check already names it
+            # NumPy's own errors ("operands could not be broadcast...") do not name our op
             shapes = " and ".join(_fmt(np.shape(a)) for a in arrays)
-            raise ShapeError(f"{getattr(op, '__name__', 'op')}: {shapes}: {e}") from e
+            raise ShapeError(f"{name}: {shapes}: {e}") from e
         t = Tensor.__new__(Tensor)
         t.data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = t.name = None
@@ -137,7 +141,7 @@ class Tensor:
                 raise TypeError(f"{t._op}: returned {len(vjps)} VJPs for {len(inputs)} inputs; "
                                 f"an op returns one per input (None where there is no gradient)")
             t.requires_grad = True
-            t._parents = tuple(x if isinstance(x, Tensor) else None for x in inputs)
+            t._parents = tuple(parents)
             t._vjps = vjps
             t._depth = depth
         else:
