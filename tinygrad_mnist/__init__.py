@@ -5,7 +5,8 @@ an independent reference; ``gradcheck`` compares any op with finite differences.
 """
 from .errors import GradcheckError, ShapeError
 from .gradcheck import gradcheck
-from .tensor import Tensor, is_grad_enabled, no_grad
+from .tensor import AnomalyError, Tensor, detect_anomaly, is_grad_enabled, no_grad
 
-__all__ = ["Tensor", "no_grad", "is_grad_enabled", "gradcheck", "ShapeError", "GradcheckError"]
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError", "gradcheck",
+           "ShapeError", "GradcheckError"]
 __version__ = "0.1.0"

@@ -7,6 +7,8 @@ any depth work. Leaves out: layers, losses as modules, optimizers (``nn.py``, ``
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from heapq import heappop, heappush
 from typing import Callable, Optional, Sequence
 
@@ -18,8 +20,11 @@ from .ops import _fmt
 
 DEFAULT_DTYPE = np.float32
 
-# The one piece of module state: whether ops record a graph (switched by ``no_grad``).
+# Module state, two switches and nothing else: whether ops record a graph (``no_grad``) and
+# whether every op checks its results for NaN/Inf (``detect_anomaly``).
 _grad_enabled = True
+_anomaly = False
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -43,6 +48,51 @@ class no_grad(contextlib.ContextDecorator):
 def is_grad_enabled() -> bool:
     """True unless inside ``no_grad``."""
     return _grad_enabled
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside ``detect_anomaly`` by the first op whose output or gradient is not finite."""
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Context manager and decorator: stop at the first op that produces NaN or Inf.
+
+    Inside it, every op's forward output and every gradient its VJPs return during backward
+    are checked; the AnomalyError names the op and the line of user code that created it.
+    Costs a scan of every array, so use it to debug, not to train.
+
+    >>> with detect_anomaly():
+    ...     loss = model(x).softmax_cross_entropy(y)   # raises here if an op gives NaN/Inf
+    ...     loss.backward()                            # ... or here, naming the op
+    """
+
+    def __enter__(self):
+        global _anomaly
+        self._prev, _anomaly = _anomaly, True
+        return self
+
+    def __exit__(self, *exc):
+        global _anomaly
+        _anomaly = self._prev
+        return False
+
+
+def _user_site() -> str:
+    """'file:line in function' of the innermost caller outside this package."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "an unknown place"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _bad_values(a) -> Optional[str]:
+    """'NaN' / 'Inf' if a floating array holds one, else None."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "fc" or np.isfinite(a).all():
+        return None
+    return "NaN" if np.isnan(a).any() else "Inf"
 
 
 def _as_array(data, requires_grad: bool) -> np.ndarray:
@@ -74,7 +124,7 @@ class Tensor:
     ``zero_grad()``). Intermediate tensors keep no ``.grad`` unless ``retain_grad()`` was called.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_vjps", "_op", "_retain", "_depth")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_vjps", "_op", "_retain", "_depth", "_site")
     __array_ufunc__ = None  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, name: Optional[str] = None):
@@ -89,6 +139,7 @@ class Tensor:
         self._op: Optional[str] = None
         self._retain = False
         self._depth = 0  # leaves are depth 0; see backward()
+        self._site: Optional[str] = None  # where an op created it, recorded under detect_anomaly
 
     # ------------------------------------------------------------ the op door
     @staticmethod
@@ -133,9 +184,16 @@ class Tensor:
             raise ShapeError(f"{name}: {shapes}: {e}") from e
         t = Tensor.__new__(Tensor)
         t.data = out if type(out) is np.ndarray else np.asarray(out)
-        t.grad = t.name = None
+        t.grad = t.name = t._site = None
         t._retain = False
         t._op = getattr(op, "__name__", "op")
+        if _anomaly:
+            t._site = _user_site()
+            bad = _bad_values(t.data)
+            if bad:
+                shapes = ", ".join(_fmt(np.shape(a)) for a in arrays)
+                raise AnomalyError(f"{t._op}: forward output {_fmt(t.data.shape)} contains {bad} "
+                                   f"(inputs {shapes}); the op was called at {t._site}")
         if record and _grad_enabled:
             if len(vjps) != len(inputs):
                 raise TypeError(f"{t._op}: returned {len(vjps)} VJPs for {len(inputs)} inputs; "
@@ -175,6 +233,7 @@ class Tensor:
         if self._op is None:
             self.grad = grad if self.grad is None else self.grad + grad
             return
+        anomaly = _anomaly
         grads = {self: grad}      # pending gradients of recorded (non-leaf) tensors
         leaf_grads = {}           # finished gradients of leaves, written to .grad at the end
         heap = [(-self._depth, 0, self)]
@@ -193,6 +252,13 @@ class Tensor:
                 if parent is None or vjp is None or not parent.requires_grad:
                     continue
                 r = vjp(g)
+                if anomaly:
+                    bad = _bad_values(r)
+                    if bad:
+                        i = node._parents.index(parent)
+                        raise AnomalyError(f"{node._op}: backward gave a gradient with {bad} for input {i} "
+                                           f"{_fmt(parent.data.shape)}; the op was called at "
+                                           f"{node._site or 'a place not recorded (created outside detect_anomaly)'}")
                 pdata = parent.data
                 if type(r) is not np.ndarray:
                     r = np.asarray(r)
