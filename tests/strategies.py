@@ -76,3 +76,75 @@ def logits_and_labels(draw: st.DrawFn, max_batch: int = 16, max_classes: int = 1
     logits = draw(float_arrays((B, C), np.float64, -bound, bound))
     labels = draw(hnp.arrays(np.int64, (B,), elements=st.integers(0, C - 1)))
     return logits, labels
+
+
+# ---------------------------------------------------------------- op, engine and stability tests
+# Every array below is float64; a test casts it to the dtype under test.
+def shapes(min_dims: int = 0, max_dims: int = 3, max_side: int = 4
+           ) -> st.SearchStrategy[tuple[int, ...]]:
+    """Array shapes with min_dims..max_dims axes of 1..max_side entries (0-d () by default)."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
+
+
+def nonzero_arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]],
+                   min_abs: float = 0.25, max_abs: float = 3.0) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays with every |x| in [min_abs, max_abs], either sign: away from relu's kink,
+    the pole of 1/x and the singular point of x**p at 0."""
+    magnitude = st.floats(min_abs, max_abs)
+    return hnp.arrays(np.float64, shape, elements=st.one_of(magnitude, magnitude.map(lambda v: -v)))
+
+
+@st.composite
+def distinct_arrays(draw: st.DrawFn, shape: tuple[int, ...], spacing: float = 0.25) -> np.ndarray:
+    """float64 arrays whose entries differ pairwise by >= spacing: max has no ties, so a finite
+    difference never moves the maximum to another entry."""
+    order = draw(st.permutations(range(int(np.prod(shape)))))
+    offset = draw(st.floats(-3.0, 3.0))
+    return (np.asarray(order, dtype=np.float64) * spacing + offset).reshape(shape)
+
+
+def reduction_axes(ndim: int) -> st.SearchStrategy[int | tuple[int, ...] | None]:
+    """A reduction's `axis` for an ndim-array: None, one axis (maybe negative), or a tuple of
+    distinct axes (maybe empty, maybe negative)."""
+    if ndim == 0:
+        return st.none()
+    many = st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim).flatmap(
+        lambda axes: st.tuples(*[st.sampled_from([a, a - ndim]) for a in axes]))
+    return st.one_of(st.none(), st.integers(-ndim, ndim - 1), many)
+
+
+def index_expressions(shape: tuple[int, ...]) -> st.SearchStrategy[object]:
+    """Indices `idx` for x[idx], x of `shape` (ndim >= 1): basic ones (ints, slices, ..., None)
+    and integer arrays, which may repeat an entry (whose gradients must then add up)."""
+    rows = st.lists(st.integers(-shape[0], shape[0] - 1), min_size=1, max_size=6)
+    options = [hnp.basic_indices(shape, allow_newaxis=True),
+               hnp.integer_array_indices(shape, result_shape=shapes(1, 2)),
+               rows, rows.map(np.array)]
+    if len(shape) >= 2:
+        options.append(st.tuples(rows.map(np.array), st.slices(shape[1])))
+    return st.one_of(*options)
+
+
+@st.composite
+def logits_and_probabilities(draw: st.DrawFn, max_batch: int = 16, max_classes: int = 10,
+                             bound: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """(logits (B, C) in [-bound, bound], target probabilities (B, C): rows > 0 summing to 1)."""
+    B = draw(batch_sizes(1, max_batch))
+    C = draw(st.integers(2, max_classes))
+    logits = draw(float_arrays((B, C), np.float64, -bound, bound))
+    e = np.exp(draw(float_arrays((B, C), np.float64, -3.0, 3.0)))
+    return logits, e / e.sum(axis=1, keepdims=True)
+
+
+def extreme_arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]],
+                   bound: float) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays in [-bound, bound], often exactly +-bound or 0: for overflow tests."""
+    elements = st.one_of(st.sampled_from([-bound, bound, 0.0]), st.floats(-bound, bound))
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+def probability_arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]]
+                       ) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays in [0, 1], often exactly 0 or 1: the poles of binary cross-entropy."""
+    elements = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
+    return hnp.arrays(np.float64, shape, elements=elements)

@@ -9,6 +9,9 @@ This is the whole extension API: ``Tensor.apply(op, *inputs)`` runs an op on ten
 records it, and the engine does the rest for every op alike. A VJP may return a gradient in
 the broadcast shape; the engine sums it back to the input's shape (``unbroadcast``), so ops
 never hand-roll axis sums. VJPs must not mutate ``g`` or anything captured from the forward.
+Right after each op, ``op.formulas`` writes its VJPs as text templates, one per input, for the
+shape ledger (``explain.py``); ``op.column_formulas`` gives the textbook's column form where it
+reads differently (None: no column form). Optional for users' ops.
 
 Leaves out: Tensor, graph recording, backward (``tensor.py``).
 """
@@ -46,16 +49,19 @@ def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
 def add(a, b):
     """y = a + b (broadcasting). dL/da = g, dL/db = g, each summed back to its shape."""
     return a + b, (lambda g: g, lambda g: g)
+add.formulas = ("{g}", "{g}")
 
 
 def sub(a, b):
     """y = a - b. A primitive rather than a + (-b): one graph node, bit-identical to NumPy."""
     return a - b, (lambda g: g, lambda g: -g)
+sub.formulas = ("{g}", "-{g}")
 
 
 def mul(a, b):
     """y = a * b (broadcasting). dL/da = g * b, dL/db = g * a."""
     return a * b, (lambda g: g * b, lambda g: g * a)
+mul.formulas = ("{g} * {b}", "{g} * {a}")
 
 
 def div(a, b):
@@ -65,30 +71,37 @@ def div(a, b):
     """
     y = a / b
     return y, (lambda g: g / b, lambda g: -g * y / b)
+div.formulas = ("{g} / {b}", "-{g} * {y.name} / {b.name}")
 
 
 # ---------------------------------------------------------------- elementwise, unary
 def neg(x):
     """y = -x. dL/dx = -g."""
     return -x, (lambda g: -g,)
+neg.formulas = ("-{g}",)
 
 
 def power(x, p: float):
     """y = x ** p for a scalar exponent p. dL/dx = g * p * x**(p-1)."""
     if not np.isscalar(p):
         raise TypeError(f"power: the exponent must be a Python or NumPy scalar, got {type(p).__name__}")
+    if p == 0:  # x**0 = 1 has slope 0, also at x = 0 where p * x**(p-1) is 0 * inf = nan
+        return x ** p, (lambda g: np.zeros_like(x),)
     return x ** p, (lambda g: g * p * x ** (p - 1),)
+power.formulas = ("{g} * p {x.name}^(p-1)",)
 
 
 def exp(x):
     """y = e**x. dL/dx = g * y."""
     y = np.exp(x)
     return y, (lambda g: g * y,)
+exp.formulas = ("{g} * exp({x.name}) {x.shape}",)
 
 
 def log(x):
     """y = ln x. dL/dx = g / x."""
     return np.log(x), (lambda g: g / x,)
+log.formulas = ("{g} / {x}",)
 
 
 # exp(-x) overflows below -log(max float); clipping -x at the floor of that (88 for float32,
@@ -103,7 +116,12 @@ def sigmoid(x):
     Computed in place on one buffer: about 2x faster than the exp(-|x|)/where form at MNIST
     sizes (2.0 vs 4.6 us for a (10,30) float32 batch, measured here).
     """
-    y = np.negative(x)
+    # out= makes y a fresh float array also for 0-d x (a ufunc returns a scalar there) and for
+    # integer x (whose own dtype could not hold exp); float16 is the dtype np.exp(int8) gives
+    if x.dtype.kind == "f" and x.ndim:
+        y = np.negative(x)
+    else:
+        y = np.negative(x, out=np.empty(x.shape, np.result_type(x.dtype, np.float16)))
     limit = _EXP_LIMIT.get(y.dtype)
     if limit is None:  # float16 and friends: the clip would be too coarse, so silence overflow
         with np.errstate(over="ignore"):
@@ -120,22 +138,26 @@ def sigmoid(x):
         d *= g
         return d
     return y, (vjp,)
+sigmoid.formulas = ("{g} * s'({x.name}) {x.shape}",)  # s'(z) = s(z) (1 - s(z))
 
 
 def tanh(x):
     """y = tanh x. dL/dx = g * (1 - y**2)."""
     y = np.tanh(x)
     return y, (lambda g: g * (1.0 - y * y),)
+tanh.formulas = ("{g} * (1 - {y.name}^2) {x.shape}",)
 
 
 def relu(x):
     """y = max(x, 0). dL/dx = g where x > 0, else 0 (the subgradient 0 at x = 0)."""
     return np.maximum(x, 0), (lambda g: g * (x > 0),)
+relu.formulas = ("{g} * ({x.name} > 0) {x.shape}",)
 
 
 def astype(x, dtype):
     """y = x converted to ``dtype``. dL/dx = g converted back to x's dtype."""
     return x.astype(dtype), (lambda g: g.astype(x.dtype),)
+astype.formulas = ("{g} cast back to the dtype of {x.name}",)
 
 
 # ---------------------------------------------------------------- reductions
@@ -150,6 +172,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name, on purpose
     """y = x summed over ``axis`` (int, tuple or None for all). dL/dx = g broadcast back to x.shape."""
     return np.sum(x, axis=axis, keepdims=keepdims), (
         lambda g: _expand(g, axis, keepdims, x.shape),)
+sum.formulas = ("{g} broadcast back to {x.shape}",)
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
@@ -161,6 +184,7 @@ def max(x, axis=None, keepdims=False):  # noqa: A001
         g = g if keepdims or axis is None else np.expand_dims(g, axis)
         return mask * (g / mask.sum(axis=axis, keepdims=True))
     return (y if keepdims else np.squeeze(y, axis=axis)), (vjp,)
+max.formulas = ("{g} routed to the maxima of {x}",)
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -216,6 +240,8 @@ def matmul(a, b):
         gb = np.swapaxes(a2, -1, -2) @ as_2d(g)
         return gb[..., 0] if b.ndim == 1 else gb
     return y, (vjp_a, vjp_b)
+matmul.formulas = ("{g} @ {b.T}", "{a.T} @ {g}")
+matmul.column_formulas = None  # no column form: the ledger shows it in row form
 
 
 def linear(x, W, b=None):
@@ -232,7 +258,10 @@ def linear(x, W, b=None):
                          f"x (B,{W.shape[1] if W.ndim == 2 else 'n_in'}), W (n_out,n_in), b (n_out,)")
     y = x @ W.T
     if b is not None:
-        y += b  # y is fresh from the matmul, so adding in place is safe and saves a temporary
+        if b.dtype == y.dtype:
+            y += b  # y is fresh from the matmul, so adding in place is safe and saves a temporary
+        else:
+            y = y + b  # NumPy's type promotion, as x @ W.T + b would give
 
     def vjp_W(g):
         if x.ndim == 1:
@@ -243,6 +272,8 @@ def linear(x, W, b=None):
     if b is None:
         return y, vjps
     return y, vjps + ((lambda g: g if g.ndim == 1 else g.reshape(-1, g.shape[-1]).sum(axis=0)),)
+linear.formulas = ("{g} @ {W}", "{g.T} @ {x}", "{g.summed_over_batch}")
+linear.column_formulas = ("{W.T} {g}", "{g} {x.T}", "{g.summed_over_batch}")  # z = W a + b
 
 
 # ---------------------------------------------------------------- shape
@@ -254,12 +285,18 @@ def reshape(x, shape):
         raise ShapeError(f"reshape: cannot reshape {_fmt(x.shape)} ({x.size} entries) "
                          f"to {shape}") from None
     return y, (lambda g: g.reshape(x.shape),)
+reshape.formulas = ("{g} reshaped to {x.shape}",)
+reshape.column_formulas = None
 
 
 def transpose(x, axes=None):
     """y = x with its axes permuted (reversed when ``axes`` is None). dL/dx = g with the inverse permutation."""
-    inverse = None if axes is None else tuple(np.argsort(axes))
-    return x.transpose(axes), (lambda g: g.transpose(inverse),)
+    y = x.transpose(axes)
+    # normalise negative axes first: argsort((-1, 0, 1)) is not the inverse of (2, 0, 1)
+    inverse = None if axes is None else tuple(np.argsort([a % x.ndim for a in axes]))
+    return y, (lambda g: g.transpose(inverse),)
+transpose.formulas = ("{g} with its axes permuted back to {x.shape}",)
+transpose.column_formulas = None
 
 
 def _is_basic(idx) -> bool:
@@ -284,6 +321,8 @@ def getitem(x, idx):
             np.add.at(dx, idx, g)
         return dx
     return y, (vjp,)
+getitem.formulas = ("{g} scattered into zeros {x.shape}",)
+getitem.column_formulas = None
 
 
 # ---------------------------------------------------------------- softmax family
@@ -295,6 +334,8 @@ def softmax(x, axis=-1):
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     y = e / e.sum(axis=axis, keepdims=True)
     return y, (lambda g: y * (g - (g * y).sum(axis=axis, keepdims=True)),)
+softmax.formulas = ("{y.name} * ({g} - sum({g.name} * {y.name}, axis)) {x.shape}",)
+softmax.column_formulas = None
 
 
 def log_softmax(x, axis=-1):
@@ -302,6 +343,8 @@ def log_softmax(x, axis=-1):
     shifted = x - x.max(axis=axis, keepdims=True)
     y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return y, (lambda g: g - np.exp(y) * g.sum(axis=axis, keepdims=True),)
+log_softmax.formulas = ("{g} - softmax({x.name}) * sum({g.name}, axis)",)
+log_softmax.column_formulas = None
 
 
 # ---------------------------------------------------------------- losses (fused on purpose:
@@ -367,6 +410,8 @@ def softmax_cross_entropy(logits, target):
     return np.asarray(loss, dtype=logits.dtype), (
         lambda g: (e / total * target.sum(axis=1, keepdims=True) - target) * (g / B),
         lambda g: logp * (-g / B))
+softmax_cross_entropy.formulas = ("{g.scale}(softmax({logits.name}) - y) {logits.shape} / B",
+                                 "{g.scale}-log_softmax({logits.name}) {logits.shape} / B")
 
 
 def quadratic_cost(a, target):
@@ -381,6 +426,7 @@ def quadratic_cost(a, target):
     B = a.shape[0]
     loss = np.asarray(0.5 * np.vdot(diff, diff) / B, dtype=a.dtype)
     return loss, (lambda g: diff * (g / B), None if _is_labels(target) else (lambda g: diff * (-g / B)))
+quadratic_cost.formulas = ("{g.scale}({a.name} - y) {a.shape} / B", "{g.scale}-({a.name} - y) {a.shape} / B")
 
 
 def mse(a, target):
@@ -389,9 +435,10 @@ def mse(a, target):
     a any shape; target the same shape, or integer labels (B,) for a (B, C) (one-hot rows).
     """
     diff = _minus_target("mse", a, target)
-    n = max(diff.size, 1)
+    n = diff.size or 1  # not max(): in this module max is the op
     loss = np.asarray(np.vdot(diff, diff) / n, dtype=a.dtype)
     return loss, (lambda g: diff * (2.0 * g / n), None if _is_labels(target) else (lambda g: diff * (-2.0 * g / n)))
+mse.formulas = ("{g.scale}2 ({a.name} - y) {a.shape} / N", "{g.scale}-2 ({a.name} - y) {a.shape} / N")
 
 
 def binary_cross_entropy(p, target):
@@ -408,7 +455,9 @@ def binary_cross_entropy(p, target):
     pc = np.clip(p, eps, 1.0 - eps)
     y = target.astype(p.dtype, copy=False)
     log_p, log_q = np.log(pc), np.log1p(-pc)
-    n = max(p.size, 1)
+    n = p.size or 1  # not max(): in this module max is the op
     loss = np.asarray(-(y * log_p + (1.0 - y) * log_q).sum() / n, dtype=p.dtype)
     return loss, (lambda g: (pc - y) / (pc * (1.0 - pc)) * (g / n),
                   None if _is_labels(target) else (lambda g: (log_q - log_p) * (g / n)))
+binary_cross_entropy.formulas = ("{g.scale}({p.name} - y) / ({p.name} (1 - {p.name})) {p.shape} / N",
+                                "{g.scale}(log(1 - {p.name}) - log {p.name}) {p.shape} / N")

@@ -34,14 +34,18 @@ class no_grad(contextlib.ContextDecorator):
     ...     y = model(x)          # y.requires_grad is False, nothing is kept for backward
     """
 
+    def __init__(self):
+        self._prev = []  # a stack, not one slot: a decorated function that recurses re-enters this object
+
     def __enter__(self):
         global _grad_enabled
-        self._prev, _grad_enabled = _grad_enabled, False
+        self._prev.append(_grad_enabled)
+        _grad_enabled = False
         return self
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self._prev
+        _grad_enabled = self._prev.pop()
         return False
 
 
@@ -66,14 +70,18 @@ class detect_anomaly(contextlib.ContextDecorator):
     ...     loss.backward()                            # ... or here, naming the op
     """
 
+    def __init__(self):
+        self._prev = []  # a stack, as in no_grad: nested and recursive uses re-enter this object
+
     def __enter__(self):
         global _anomaly
-        self._prev, _anomaly = _anomaly, True
+        self._prev.append(_anomaly)
+        _anomaly = True
         return self
 
     def __exit__(self, *exc):
         global _anomaly
-        _anomaly = self._prev
+        _anomaly = self._prev.pop()
         return False
 
 
@@ -173,36 +181,42 @@ class Tensor:
             else:
                 arrays.append(x)
                 parents.append(None)
+        name = getattr(op, "__name__", "op")
         try:
-            out, vjps = op(*arrays, **settings)
+            result = op(*arrays, **settings)
         except ValueError as e:
-            name = getattr(op, "__name__", "op")
             if isinstance(e, ShapeError) or str(e).startswith(name + ":"):
                 raise  # the op's own check already names it
             # NumPy's own errors ("operands could not be broadcast...") do not name our op
             shapes = " and ".join(_fmt(np.shape(a)) for a in arrays)
             raise ShapeError(f"{name}: {shapes}: {e}") from e
+        if type(result) is not tuple or len(result) != 2:
+            raise TypeError(f"{name}: an op must return (output, vjps), got {type(result).__name__}")
+        out, vjps = result
         t = Tensor.__new__(Tensor)
         t.data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = t.name = t._site = None
         t._retain = False
-        t._op = getattr(op, "__name__", "op")
         if _anomaly:
             t._site = _user_site()
             bad = _bad_values(t.data)
             if bad:
                 shapes = ", ".join(_fmt(np.shape(a)) for a in arrays)
-                raise AnomalyError(f"{t._op}: forward output {_fmt(t.data.shape)} contains {bad} "
+                raise AnomalyError(f"{name}: forward output {_fmt(t.data.shape)} contains {bad} "
                                    f"(inputs {shapes}); the op was called at {t._site}")
+        t._op = name
         if record and _grad_enabled:
-            if len(vjps) != len(inputs):
-                raise TypeError(f"{t._op}: returned {len(vjps)} VJPs for {len(inputs)} inputs; "
-                                f"an op returns one per input (None where there is no gradient)")
+            if type(vjps) is not tuple or len(vjps) != len(inputs):
+                got = f"{len(vjps)} VJPs" if isinstance(vjps, tuple) else f"a {type(vjps).__name__}"
+                raise TypeError(f"{name}: returned {got} for {len(inputs)} inputs; an op returns a tuple "
+                                f"with one VJP per input (None where there is no gradient)")
             t.requires_grad = True
             t._parents = tuple(parents)
             t._vjps = vjps
             t._depth = depth
         else:
+            # nothing recorded (_vjps == ()): a leaf, like PyTorch's results under no_grad, so
+            # setting requires_grad on it later makes a proper parameter
             t.requires_grad, t._parents, t._vjps, t._depth = False, (), (), 0
         return t
 
@@ -230,7 +244,7 @@ class Tensor:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise ShapeError(f"backward: grad has shape {_fmt(grad.shape)}, tensor has {_fmt(self.shape)}")
-        if self._op is None:
+        if self._vjps == ():  # a leaf (or a result recorded without grad): nothing to walk
             self.grad = grad if self.grad is None else self.grad + grad
             return
         anomaly = _anomaly
@@ -266,7 +280,7 @@ class Tensor:
                     r = _fit(r, parent, node)
                 if r.dtype != pdata.dtype:
                     r = r.astype(pdata.dtype)
-                if parent._op is None:
+                if parent._vjps == ():  # a leaf: the chain rule ends here
                     prev = leaf_grads.get(parent)
                     if prev is not None:
                         leaf_grads[parent] = prev + r
@@ -323,7 +337,8 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._op is None
+        """True unless an op made this tensor while recording a graph (PyTorch's meaning)."""
+        return self._vjps == ()
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
@@ -347,7 +362,7 @@ class Tensor:
             extra.append(f"name={self.name!r}")
         if self._op is not None:
             extra.append(f"op={self._op}")
-        elif self.requires_grad:
+        if self.requires_grad and self.is_leaf:
             extra.append("requires_grad=True")
         return f"Tensor({body}, {', '.join(extra)})"
 
