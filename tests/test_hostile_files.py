@@ -1,0 +1,290 @@
+"""Broken and hostile inputs: each must end in one clear DataError naming the file, quickly,
+without large allocations, and without running anything a pickle asks for.
+"""
+import gzip
+import os
+import pickle
+import struct
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_mnist.data import (DataError, load_dir, load_idx_pair, load_path, read_idx,
+                                 read_kaggle_csv, read_mnist_pickle, write_idx)
+
+MB = 1 << 20
+
+
+def idx_header(magic, *dims):
+    return struct.pack(f">I{len(dims)}I", magic, *dims)
+
+
+def write(path, data, gz=False):
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def raises_naming(path, match, fn=read_idx, *args, **kwargs):
+    """Assert ``fn(path)`` raises a DataError whose message names ``path`` and matches."""
+    with pytest.raises(DataError, match=match) as err:
+        fn(path, *args, **kwargs)
+    assert str(path) in str(err.value)
+    return str(err.value)
+
+
+def peak_bytes(fn):
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+# ----------------------------------------------------------------------------------- IDX
+@pytest.mark.parametrize("gz", [False, True])
+def test_short_data(tmp_path, gz):
+    path = write(tmp_path / "t10k-images-idx3-ubyte", idx_header(2051, 10000, 28, 28)
+                 + bytes(1234), gz)
+    msg = raises_naming(path, "header says 10000 images of 28x28 = 7840000 bytes, file holds 1234")
+    assert msg == f"{path}: header says 10000 images of 28x28 = 7840000 bytes, file holds 1234"
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_trailing_garbage(tmp_path, gz):
+    path = write(tmp_path / "labels", idx_header(2049, 5) + bytes(5) + b"junk", gz)
+    raises_naming(path, r"header says 5 labels = 5 bytes, file holds (9|more)")
+
+
+@pytest.mark.parametrize("head", [b"\x1f\x8c\x08\x03", b"PK\x03\x04", b"\x00\x01\x08\x03",
+                                  b"\x00\x00\x07\x03", b"\x00\x00\x08\x00", b"<!DOCTYPE html>"])
+def test_bad_magic(tmp_path, head):
+    path = write(tmp_path / "train-images-idx3-ubyte", head + bytes(64))
+    raises_naming(path, "bad magic number 0x" + head[:4].hex())
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00\x00", b"\x00\x00\x08\x03\x00\x00\x00\x01"])
+def test_header_cut_short(tmp_path, data):
+    raises_naming(write(tmp_path / "x-ubyte", data), "too short|ends inside")
+
+
+def test_truncated_gzip(tmp_path):
+    whole = gzip.compress(idx_header(2049, 5000) + os.urandom(5000))
+    path = write(tmp_path / "train-labels-idx1-ubyte.gz", whole[:len(whole) // 2])
+    raises_naming(path, "corrupt or truncated gzip")
+
+
+def test_corrupt_gzip_body(tmp_path):
+    whole = bytearray(gzip.compress(idx_header(2049, 5000) + bytes(range(250)) * 20))
+    whole[-6] ^= 0xFF  # inside the CRC/size trailer
+    raises_naming(write(tmp_path / "labels.gz", bytes(whole)), "corrupt or truncated gzip")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_trillion_item_header_rejected_before_allocating(tmp_path, gz):
+    path = write(tmp_path / "train-images-idx3-ubyte", idx_header(2051, 10**6, 10**3, 10**3)
+                 + bytes(100), gz)
+    start = time.perf_counter()
+    peak = peak_bytes(lambda: raises_naming(path, "header says 1000000 images of 1000x1000 = "
+                                                  "1000000000000 bytes"))
+    assert time.perf_counter() - start < 2.0
+    assert peak < 50 * MB
+
+
+def test_gzip_claim_below_ceiling_is_streamed_not_preallocated(tmp_path):
+    # 300 MB claimed (under the 1 GiB ceiling), 1 kB present: the reader must stop at 1 kB.
+    path = write(tmp_path / "x.gz", idx_header(2051, 300_000, 1000, 1) + bytes(1000), gz=True)
+    peak = peak_bytes(lambda: raises_naming(path, "= 300000000 bytes, file holds 1000"))
+    assert peak < 50 * MB
+
+
+def test_gzip_bomb_stops_at_claimed_size(tmp_path):
+    # Claims 1 MB but decompresses to 64 MB: reading stops after claimed+1 bytes.
+    with gzip.open(tmp_path / "bomb.gz", "wb") as f:
+        f.write(idx_header(2049, MB))
+        for _ in range(64):
+            f.write(bytes(MB))
+    peak = peak_bytes(lambda: raises_naming(tmp_path / "bomb.gz", "trailing data"))
+    assert peak < 20 * MB
+
+
+def test_image_and_label_counts_differ(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((5, 28, 28), np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(4, np.uint8))
+    with pytest.raises(DataError, match="holds 5 images but .* holds 4 labels"):
+        load_idx_pair(tmp_path / "train-images-idx3-ubyte.gz",
+                      tmp_path / "train-labels-idx1-ubyte.gz")
+
+
+def test_swapped_images_and_labels(tmp_path):
+    write_idx(tmp_path / "i.gz", np.zeros((5, 28, 28), np.uint8))
+    write_idx(tmp_path / "l.gz", np.zeros(5, np.uint8))
+    with pytest.raises(DataError, match=r"l\.gz: magic number 0x00000801, expected 2051"):
+        load_idx_pair(tmp_path / "l.gz", tmp_path / "i.gz")
+    with pytest.raises(DataError, match=r"i\.gz: magic number 0x00000803, expected 2049"):
+        load_idx_pair(tmp_path / "i.gz", tmp_path / "i.gz")
+
+
+def test_wrong_image_size_and_label_values(tmp_path):
+    write_idx(tmp_path / "i.gz", np.zeros((2, 32, 32), np.uint8))
+    write_idx(tmp_path / "l.gz", np.array([3, 12], np.uint8))
+    with pytest.raises(DataError, match="32x32, expected 28x28"):
+        load_idx_pair(tmp_path / "i.gz", tmp_path / "l.gz")
+    write_idx(tmp_path / "i.gz", np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(DataError, match=r"l\.gz: label 12 at index 1; labels must be 0\.\.9"):
+        load_idx_pair(tmp_path / "i.gz", tmp_path / "l.gz")
+
+
+def test_broken_file_inside_a_data_directory_is_named(tmp_path):
+    for name, a in (("train-images-idx3-ubyte", np.zeros((3, 28, 28), np.uint8)),
+                    ("train-labels-idx1-ubyte", np.zeros(3, np.uint8)),
+                    ("t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8)),
+                    ("t10k-labels-idx1-ubyte", np.zeros(2, np.uint8))):
+        write_idx(tmp_path / (name + ".gz"), a)
+    bad = tmp_path / "t10k-images-idx3-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:-9])
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz: corrupt or truncated gzip"):
+        load_dir(tmp_path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(head=st.sampled_from([b"", b"\x00\x00\x08\x01", b"\x00\x00\x08\x03", b"\x00\x00\x0d\x02"]),
+       body=st.binary(max_size=64), gz=st.booleans())
+def test_fuzzed_idx_gives_array_or_data_error(tmp_path_factory, head, body, gz):
+    path = write(tmp_path_factory.mktemp("fuzz") / "f", head + body, gz)
+    try:
+        a = read_idx(path)
+    except DataError as e:
+        assert str(path) in str(e)
+    else:
+        assert a.size * a.itemsize == len(head + body) - 4 - 4 * a.ndim
+
+
+# ------------------------------------------------------------------------------------ CSV
+HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
+
+
+def csv_file(tmp_path, *rows, header=HEADER):
+    path = tmp_path / "train.csv"
+    path.write_text("\n".join(([header] if header else []) + list(rows)) + "\n")
+    return path
+
+
+def row(label="5", pixels=None):
+    pixels = ["0"] * 784 if pixels is None else pixels
+    return ",".join(([label] if label is not None else []) + pixels)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (row(pixels=["0"] * 783), "line 3: expected 785 columns, got 784"),
+    (row(pixels=["0"] * 785), "line 3: expected 785 columns, got 786"),
+    (row(pixels=["0"] * 9 + ["abc"] + ["0"] * 774), r"line 3, column 11 \(pixel9\): 'abc' is not"),
+    (row(pixels=["0"] * 783 + ["256"]), r"line 3, column 785 \(pixel783\): 256 is outside 0\.\.255"),
+    (row(pixels=["-1"] + ["0"] * 783), r"line 3, column 2 \(pixel0\): -1 is outside 0\.\.255"),
+    (row(pixels=["0.5"] + ["0"] * 783), r"line 3, column 2 \(pixel0\): '0.5' is not an integer"),
+    (row(label="10"), r"line 3, column 1 \(label\): 10 is outside 0\.\.9"),
+    (row(label=""), r"line 3, column 1 \(label\): '' is not an integer"),
+])
+def test_malformed_csv_row_names_file_line_and_problem(tmp_path, bad, match):
+    path = csv_file(tmp_path, row(), bad, row())
+    raises_naming(path, match, read_kaggle_csv)
+
+
+def test_malformed_csv_header_and_empty_files(tmp_path):
+    raises_naming(csv_file(tmp_path, row(), header="label,pixel0,pixel1"),
+                  "line 1: expected a header", read_kaggle_csv)
+    raises_naming(csv_file(tmp_path, header=HEADER), "no data rows", read_kaggle_csv)
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    raises_naming(path, "empty", read_kaggle_csv)
+
+
+def test_truncated_gzipped_csv(tmp_path):
+    blob = gzip.compress(("\n".join([HEADER] + [row()] * 300) + "\n").encode())
+    path = write(tmp_path / "train.csv.gz", blob[:len(blob) // 2])
+    raises_naming(path, "corrupt or truncated gzip", read_kaggle_csv)
+    raises_naming(path, "corrupt or truncated gzip", load_path)
+
+
+def test_binary_junk_named_csv(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(b"label\xff\xfe\x00" * 100)
+    raises_naming(path, "not a text", read_kaggle_csv)
+    with pytest.raises(DataError, match="unrecognised format"):
+        load_path(path)
+
+
+# --------------------------------------------------------------------------------- pickle
+class Evil:
+    """Unpickling calls ``func(*args)``: what a malicious mnist.pkl.gz would do."""
+
+    def __init__(self, func, args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+@pytest.mark.parametrize("make, forbidden", [
+    (lambda p: Evil(os.system, (f"touch {p}",)), os.system.__module__ + ".system"),
+    (lambda p: Evil(open, (str(p), "w")), open.__module__ + ".open"),  # io.open
+    (lambda p: Evil(eval, (f"open({str(p)!r}, 'w')",)), "(__builtin__|builtins).eval"),
+])
+def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path, make, forbidden):
+    victim = tmp_path / "pwned"
+    payload = ((make(victim), np.zeros(1)), (np.zeros(1), np.zeros(1)), (np.zeros(1),) * 2)
+    for protocol in (2, 4):
+        path = write(tmp_path / "mnist.pkl.gz", pickle.dumps(payload, protocol=protocol), gz=True)
+        raises_naming(path, f"global {forbidden}, which is forbidden", read_mnist_pickle)
+        assert not victim.exists()
+    with pytest.raises(DataError, match="forbidden"):
+        load_path(path)
+    assert not victim.exists()
+
+
+def test_pickle_abusing_allowed_globals_is_refused(tmp_path):
+    # _codecs.encode is allowed only for latin-1, _reconstruct only as ndarray pickles call it.
+    codec = b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x04\x00\x00\x00zlib\x86R."
+    raises_naming(write(tmp_path / "a.pkl", codec), "only latin1", read_mnist_pickle)
+    huge = (b"\x80\x02cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+            b"J\x00\xe4\x0bT\x85U\x01b\x87R.")
+    raises_naming(write(tmp_path / "b.pkl", huge), r"only _reconstruct\(ndarray, \(0,\)",
+                  read_mnist_pickle)
+
+
+@pytest.mark.parametrize("obj, match", [
+    ({"train": 1}, "expected a tuple"),
+    ((1, 2), "expected a tuple"),
+    (((np.zeros((2, 784), np.float32), np.zeros(2, np.int64)),) * 2 + ((1, 2, 3),), "test set"),
+    (((np.zeros((2, 783), np.float32), np.zeros(2, np.int64)),) * 3, r"\(N, 784\)"),
+    (((np.zeros((2, 784), np.float32), np.zeros(3, np.int64)),) * 3, r"shape \(2,\)"),
+    (((np.full((2, 784), 2.0, np.float32), np.zeros(2, np.int64)),) * 3, r"in \[0, 1\]"),
+    (((np.zeros((2, 784), np.float32), np.array([0, 10])),) * 3, r"0\.\.9"),
+])
+def test_pickle_with_wrong_structure(tmp_path, obj, match):
+    path = write(tmp_path / "mnist.pkl.gz", pickle.dumps(obj), gz=True)
+    raises_naming(path, match, read_mnist_pickle)
+
+
+def test_truncated_and_oversized_pickles(tmp_path):
+    blob = pickle.dumps(((np.zeros((50, 784), np.float32), np.zeros(50, np.int64)),) * 3)
+    raises_naming(write(tmp_path / "cut.pkl", blob[:-100]), "not a valid pickle",
+                  read_mnist_pickle)
+    cut_gz = gzip.compress(blob)[:-100]
+    raises_naming(write(tmp_path / "cut.pkl.gz", cut_gz), "corrupt or truncated gzip",
+                  read_mnist_pickle)
+    raises_naming(write(tmp_path / "big.pkl.gz", blob, gz=True), "more than max_bytes=1000",
+                  read_mnist_pickle, max_bytes=1000)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=200), prefix=st.sampled_from([b"", b"\x80\x02", b"\x80\x04"]))
+def test_fuzzed_pickle_gives_data_error(tmp_path_factory, data, prefix):
+    path = write(tmp_path_factory.mktemp("pk") / "f.pkl", prefix + data)
+    with pytest.raises(DataError):
+        read_mnist_pickle(path)

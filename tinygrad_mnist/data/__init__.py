@@ -1,0 +1,26 @@
+"""Data for tinygrad_mnist: readers for IDX, Nielsen's ``mnist.pkl.gz`` and Kaggle CSV; MNIST and
+Fashion-MNIST from the cache, a system install or the bundled 10k/10k sample; downloads with
+mirror fallback and md5 checks; and the array helpers training needs (standardize, one_hot,
+batches).  NumPy and the standard library only; nothing here imports the engine.
+
+Arrays: X float32 ``(N, 784)`` in [0, 1]; y int64 ``(N,)`` with values 0..9.
+Every data problem raises ``DataError`` (a ``ValueError``) naming the file and what is wrong.
+"""
+from .catalog import DATASETS, cache_root, dataset_dir
+from .datasets import (Dataset, find_idx_files, load_bundled_sample, load_dataset, load_dir,
+                       load_file, load_idx_pair, load_mnist, load_path)
+from .download import download, md5sum
+from .errors import BundledSampleWarning, DataError, DownloadError
+from .formats import read_idx, read_kaggle_csv, write_idx
+from .preprocess import batches, one_hot, standardize
+from .safe_pickle import RestrictedUnpickler, read_mnist_pickle
+
+__all__ = [
+    "DATASETS", "cache_root", "dataset_dir",
+    "Dataset", "find_idx_files", "load_bundled_sample", "load_dataset", "load_dir", "load_file",
+    "load_idx_pair", "load_mnist", "load_path",
+    "download", "md5sum",
+    "BundledSampleWarning", "DataError", "DownloadError",
+    "RestrictedUnpickler", "read_idx", "read_kaggle_csv", "read_mnist_pickle", "write_idx",
+    "batches", "one_hot", "standardize",
+]

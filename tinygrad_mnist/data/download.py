@@ -1,0 +1,155 @@
+"""Fetch a data set's files into the cache with ``urllib``: mirror fallback, md5 checks, and
+atomic writes (temp file in the same directory, fsync, ``os.replace``), so a failed or corrupt
+transfer never leaves a partial file or clobbers a good one.
+
+Leaves out: printing progress (pass a callback; the CLI draws it) and reading the files.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Mapping, Optional, Sequence
+
+from .catalog import dataset_dir, get_spec
+from .errors import DownloadError
+
+Progress = Callable[[str, int, Optional[int]], None]
+"""``progress(filename, bytes_done, bytes_total_or_None)``, called as each chunk lands."""
+
+_CHUNK = 1 << 16
+
+
+class _TransferFailed(Exception):
+    """One mirror failed for one file; the message is the reason DownloadError lists."""
+
+
+def md5sum(path: str | os.PathLike) -> str:
+    """Hex md5 of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)  # a checksum here, not a security control
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.URLError):
+        return f"{e.reason}"
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+def _content_length(resp: http.client.HTTPResponse) -> int | None:
+    value = resp.headers.get("Content-Length")
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable.  Best effort: some systems cannot open or fsync a directory,
+    and the rename is atomic without it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fetch(url: str, dest: Path, md5: str, progress: Progress | None, timeout: float) -> None:
+    """Stream ``url`` into a temp file beside ``dest``; only a complete, md5-verified file
+    replaces ``dest``.  Network trouble, truncation and checksum mismatch raise _TransferFailed;
+    local disk errors propagate as OSError."""
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        digest, done = hashlib.md5(usedforsecurity=False), 0
+        with os.fdopen(fd, "wb") as out:
+            try:
+                resp = urllib.request.urlopen(url, timeout=timeout)
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                raise _TransferFailed(_reason(e)) from e
+            with resp:
+                total = _content_length(resp)
+                if progress is not None:
+                    progress(dest.name, 0, total)
+                while True:
+                    try:
+                        chunk = resp.read(_CHUNK)
+                    except (OSError, http.client.HTTPException) as e:
+                        raise _TransferFailed(f"after {done} bytes: {_reason(e)}") from e
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(dest.name, done, total)
+            if total is not None and done != total:
+                raise _TransferFailed(f"truncated transfer: got {done} of {total} bytes")
+            got = digest.hexdigest()
+            if got != md5:
+                raise _TransferFailed(f"md5 mismatch: expected {md5}, got {got}")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+        tmp = None
+        _fsync_dir(dest.parent)
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+
+def download(dataset: str = "mnist", cache_dir: str | os.PathLike | None = None,
+             mirrors: Sequence[str] | None = None, progress: Progress | None = None,
+             timeout: float = 30.0, files: Mapping[str, str] | None = None) -> list[Path]:
+    """Download ``dataset`` ("mnist" or "fashion-mnist") into ``dataset_dir(dataset, cache_dir)``.
+
+    For each file in ``files`` (name -> expected md5; default: the data set's four IDX files
+    and their published checksums), in order: skip it if already there with the right md5;
+    else try each base URL in ``mirrors`` (default: the data set's public mirrors) until one
+    delivers the whole file with the right md5.  Writes are atomic: a failure leaves no
+    partial file and keeps any previous file.  ``progress(filename, done, total_or_None)`` is
+    called per chunk (not for skipped files); ``timeout`` is per network operation, seconds.
+
+    Returns the paths of the files, in ``files`` order.  Raises DownloadError (a DataError)
+    naming the file and every mirror tried with its error, when all mirrors fail for a file.
+    """
+    spec = get_spec(dataset)
+    table = dict(spec.md5 if files is None else files)
+    bases = tuple(spec.mirrors if mirrors is None else mirrors)
+    if not bases:
+        raise ValueError("download: need at least one mirror URL")
+    for name in table:
+        if not name or os.path.basename(name) != name or name in (".", ".."):
+            raise ValueError(f"download: file names must be plain names, got {name!r}")
+    target = dataset_dir(dataset, cache_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, md5 in table.items():
+        dest = target / name
+        paths.append(dest)
+        if dest.is_file() and md5sum(dest) == md5.lower():
+            continue
+        attempts = []
+        for base in bases:
+            url = base + name if base.endswith("/") else f"{base}/{name}"
+            try:
+                _fetch(url, dest, md5.lower(), progress, timeout)
+                break
+            except _TransferFailed as e:
+                attempts.append((url, str(e)))
+        else:
+            raise DownloadError(name, attempts)
+    return paths
