@@ -1,0 +1,304 @@
+"""diagnose: each bug a learner makes, written as a learner writes it (Nielsen-style NumPy), must
+be named; a correct backprop must pass; an unknown bug must give the first differing entry.
+
+Sizes 7-5-3 with B=4: no square weight, no layer as wide as the batch, so transposes, unsummed
+biases and 1/B show up. Every learner function below is deliberately small and self-contained.
+"""
+import numpy as np
+import pytest
+
+from tinygrad_mnist.diagnose import (Report, backprop_inputs, diagnose, diagnose_function,
+                                     load_backprop_function)
+from tinygrad_mnist.nn import MLP
+
+SIZES = [7, 5, 3]
+B = 4
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def sigmoid_prime(z):
+    return sigmoid(z) * (1 - sigmoid(z))
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=0))
+    return e / e.sum(axis=0)
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(3)
+    x = rng.random((B, SIZES[0]))
+    y = rng.integers(0, SIZES[-1], B)
+    return x, y
+
+
+def quadratic_model():
+    return MLP(SIZES, output="sigmoid", seed=1, dtype=np.float64)
+
+
+def ce_model():
+    return MLP(SIZES, output=None, seed=1, dtype=np.float64)
+
+
+def forward(weights, biases, x):
+    activations, zs = [x], []
+    for w, b in zip(weights, biases):
+        zs.append(np.dot(w, activations[-1]) + b)
+        activations.append(sigmoid(zs[-1]))
+    return zs, activations
+
+
+def run(fn, problem, loss="quadratic", convention="columns") -> Report:
+    x, y = problem
+    model = quadratic_model() if loss == "quadratic" else ce_model()
+    return diagnose_function(fn, model, x, y, loss=loss, convention=convention)
+
+
+# ---------------------------------------------------------------- the correct one
+def backprop_correct(weights, biases, x, y):
+    nabla_b = [None] * len(biases)
+    nabla_w = [None] * len(weights)
+    zs, activations = forward(weights, biases, x)
+    delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+    nabla_b[-1] = delta.sum(axis=1, keepdims=True)
+    nabla_w[-1] = np.dot(delta, activations[-2].T)
+    for l in range(2, len(weights) + 1):
+        delta = np.dot(weights[-l + 1].T, delta) * sigmoid_prime(zs[-l])
+        nabla_b[-l] = delta.sum(axis=1, keepdims=True)
+        nabla_w[-l] = np.dot(delta, activations[-l - 1].T)
+    return nabla_w, nabla_b
+
+
+def test_correct_backprop_passes(problem):
+    report = run(backprop_correct, problem)
+    assert report.ok, report.render()
+    assert "match" in str(report) and report.causes == []
+
+
+def test_correct_rows_backprop_passes(problem):
+    def backprop(weights, biases, x, y):  # z = x @ W + b, W (n_in, n_out)
+        zs, acts = [], [x]
+        for W, b in zip(weights, biases):
+            zs.append(acts[-1] @ W + b)
+            acts.append(sigmoid(zs[-1]))
+        delta = (acts[-1] - y) * sigmoid_prime(zs[-1]) / len(x)
+        dW, db = [None] * len(weights), [None] * len(weights)
+        for l in range(len(weights) - 1, -1, -1):
+            dW[l], db[l] = acts[l].T @ delta, delta.sum(axis=0)
+            if l:
+                delta = (delta @ weights[l].T) * sigmoid_prime(zs[l - 1])
+        return dW, db
+    assert run(backprop, problem, convention="rows").ok
+
+
+def test_dict_form_and_column_biases_of_either_shape(problem):
+    x, y = problem
+    model = quadratic_model()
+    nabla_w, nabla_b = backprop_correct(*backprop_inputs(model, x, y))
+    grads = {"dW1": nabla_w[0], "db1": nabla_b[0].ravel(), "dW2": nabla_w[1], "db2": nabla_b[1]}
+    assert diagnose(grads, model, x, y).ok
+
+
+# ---------------------------------------------------------------- one test per bug
+def test_transposed_weight_gradient(problem):
+    def backprop(weights, biases, x, y):
+        nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+        nabla_w[-1] = np.dot(activations[-2], delta.T)       # (5,3): a @ delta.T, transposed
+        return nabla_w, nabla_b
+    report = run(backprop, problem)
+    assert report.causes == ["transposed"] and report.findings[0].parameters == ["dW2"]
+
+
+def test_missing_one_over_B(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1])  # the sum over the batch, not the mean
+        nabla_w, nabla_b = [np.dot(delta, activations[-2].T)], [delta.sum(axis=1, keepdims=True)]
+        delta = np.dot(weights[-1].T, delta) * sigmoid_prime(zs[-2])
+        return [np.dot(delta, activations[-3].T)] + nabla_w, [delta.sum(axis=1, keepdims=True)] + nabla_b
+    report = run(backprop, problem)
+    assert report.causes == ["missing_1_over_B"]
+    assert report.findings[0].parameters == ["dW1", "dW2", "db1", "db2"]
+    assert "B=4 times" in str(report)
+
+
+def test_extra_one_over_B(problem):
+    def backprop(weights, biases, x, y):
+        nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
+        n = x.shape[1]
+        return [nw / n for nw in nabla_w], [nb / n for nb in nabla_b]   # averaged a second time
+    assert run(backprop, problem).causes == ["extra_1_over_B"]
+
+
+def test_bias_not_summed_over_the_batch(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+        nabla_w, nabla_b = [np.dot(delta, activations[-2].T)], [delta]   # (3, B): one column per sample
+        delta = np.dot(weights[-1].T, delta) * sigmoid_prime(zs[-2])
+        return [np.dot(delta, activations[-3].T)] + nabla_w, [delta] + nabla_b
+    report = run(backprop, problem)
+    assert report.causes == ["bias_not_summed"]
+    assert report.findings[0].parameters == ["db1", "db2"]
+    assert "sum(axis=1" in str(report)
+
+
+def test_wrong_sign_gradient_ascent(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        delta = (y - activations[-1]) * sigmoid_prime(zs[-1]) / x.shape[1]   # y - a
+        nabla_w, nabla_b = [np.dot(delta, activations[-2].T)], [delta.sum(axis=1, keepdims=True)]
+        delta = np.dot(weights[-1].T, delta) * sigmoid_prime(zs[-2])
+        return [np.dot(delta, activations[-3].T)] + nabla_w, [delta.sum(axis=1, keepdims=True)] + nabla_b
+    report = run(backprop, problem)
+    assert report.causes == ["wrong_sign"]
+    assert "ascent" in str(report)
+
+
+def test_sigmoid_prime_of_the_activation(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+        nabla_w, nabla_b = [np.dot(delta, activations[-2].T)], [delta.sum(axis=1, keepdims=True)]
+        delta = np.dot(weights[-1].T, delta) * sigmoid_prime(activations[-2])   # s'(a), not s'(z)
+        return [np.dot(delta, activations[-3].T)] + nabla_w, [delta.sum(axis=1, keepdims=True)] + nabla_b
+    report = run(backprop, problem)
+    assert report.causes == ["sigmoid_prime_of_activation"]
+    assert "hidden" in str(report)
+
+
+def test_derivative_shortcut_applied_to_z(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        z = zs[-1]
+        delta = (activations[-1] - y) * z * (1 - z) / x.shape[1]   # a(1-a) written with z
+        nabla_w, nabla_b = [np.dot(delta, activations[-2].T)], [delta.sum(axis=1, keepdims=True)]
+        z = zs[-2]
+        delta = np.dot(weights[-1].T, delta) * z * (1 - z)
+        return [np.dot(delta, activations[-3].T)] + nabla_w, [delta.sum(axis=1, keepdims=True)] + nabla_b
+    report = run(backprop, problem)
+    assert report.causes == ["derivative_shortcut_on_z"]
+    assert "every layer" in str(report)
+
+
+def test_elementwise_product_where_matmul_belongs(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+        nabla_w = [None, delta * activations[-2].T]    # (3,B) * (B,5): fine for B=1 only
+        return nabla_w, [None, delta.sum(axis=1, keepdims=True)]
+    report = run(backprop, problem)
+    assert report.causes == ["elementwise_product"]
+    assert "(3,4) @ (4,5)" in str(report) and "line" in report.summary
+
+
+def test_elementwise_product_rank_one_pattern(problem):
+    def backprop(weights, biases, x, y):
+        nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+        # the batch collapsed first, then a broadcasting * builds an outer product
+        nabla_w[-1] = delta.sum(axis=1, keepdims=True) * activations[-2].mean(axis=1)
+        return nabla_w, nabla_b
+    report = run(backprop, problem)
+    assert report.causes == ["elementwise_product"] and "rank 1" in str(report)
+
+
+def test_softmax_cross_entropy_delta_with_an_extra_derivative(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        p = softmax(zs[-1])
+        delta = (p - y) * p * (1 - p) / x.shape[1]    # the softmax's derivative does not belong here
+        nabla_w, nabla_b = [np.dot(delta, activations[-2].T)], [delta.sum(axis=1, keepdims=True)]
+        delta = np.dot(weights[-1].T, delta) * sigmoid_prime(zs[-2])
+        return [np.dot(delta, activations[-3].T)] + nabla_w, [delta.sum(axis=1, keepdims=True)] + nabla_b
+    report = run(backprop, problem, loss="cross-entropy")
+    assert report.causes == ["ce_delta"] and "(p - y) / B" in str(report)
+
+
+def test_cross_entropy_with_sigmoid_outputs(problem):
+    def backprop(weights, biases, x, y):   # network2's delta, under the engine's softmax loss
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) / x.shape[1]
+        nabla_w, nabla_b = [np.dot(delta, activations[-2].T)], [delta.sum(axis=1, keepdims=True)]
+        delta = np.dot(weights[-1].T, delta) * sigmoid_prime(zs[-2])
+        return [np.dot(delta, activations[-3].T)] + nabla_w, [delta.sum(axis=1, keepdims=True)] + nabla_b
+    report = run(backprop, problem, loss="cross-entropy")
+    assert report.causes == ["ce_delta"] and "softmax" in str(report)
+
+
+def test_wrong_layer_order(problem):
+    def backprop(weights, biases, x, y):
+        nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
+        return nabla_w[::-1], nabla_b[::-1]   # filled front to back by mistake
+    assert run(backprop, problem).causes == ["wrong_layer_order"]
+
+
+def test_activation_of_the_wrong_layer(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+        nabla_w, nabla_b = [np.dot(delta, activations[-1].T)], [delta.sum(axis=1, keepdims=True)]
+        delta = np.dot(weights[-1].T, delta) * sigmoid_prime(zs[-2])
+        return [np.dot(delta, activations[-2].T)] + nabla_w, [delta.sum(axis=1, keepdims=True)] + nabla_b
+    assert run(backprop, problem).causes == ["activation_of_wrong_layer"]
+
+
+def test_two_bugs_at_once_are_both_named(problem):
+    def backprop(weights, biases, x, y):
+        nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
+        n = x.shape[1]
+        return [nw.T * n for nw in nabla_w], [nb * n for nb in nabla_b]
+    assert sorted(run(backprop, problem).causes) == ["missing_1_over_B", "transposed"]
+
+
+def test_unknown_bug_reports_the_first_differing_entry(problem):
+    def backprop(weights, biases, x, y):
+        nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
+        nabla_w[1] = nabla_w[1].copy()
+        nabla_w[1][2, 3] += 0.0123
+        return nabla_w, nabla_b
+    report = run(backprop, problem)
+    assert not report.ok and report.causes == []
+    assert report.first_difference.startswith("dW2[2,3]: ") and "1 of 15 entries" in report.first_difference
+
+
+def test_a_crash_is_reported_with_the_learners_line(problem):
+    def backprop(weights, biases, x, y):
+        return undefined_name  # noqa: F821
+    report = run(backprop, problem)
+    assert report.causes == ["exception"] and "NameError" in str(report) and "line" in report.summary
+
+
+# ---------------------------------------------------------------- the file form
+def test_load_backprop_function_and_its_errors(tmp_path, problem):
+    good = tmp_path / "mine.py"
+    good.write_text("import numpy as np\n\ndef backprop(weights, biases, x, y):\n"
+                    "    return [np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases]\n")
+    fn = load_backprop_function(good)
+    report = run(fn, problem)
+    assert not report.ok and report.first_difference
+    bad = tmp_path / "bad.py"
+    bad.write_text("def backprop(:\n")
+    with pytest.raises(ValueError, match="bad.py:1: syntax error"):
+        load_backprop_function(bad)
+    none = tmp_path / "none.py"
+    none.write_text("x = 1\n")
+    with pytest.raises(ValueError, match="defines no function backprop"):
+        load_backprop_function(none)
+    with pytest.raises(FileNotFoundError):
+        load_backprop_function(tmp_path / "missing.py")
+
+
+def test_model_must_fit_the_loss(problem):
+    x, y = problem
+    with pytest.raises(ValueError, match="sigmoid outputs"):
+        diagnose(([], []), ce_model(), x, y, loss="quadratic")
+    with pytest.raises(ValueError, match="convention"):
+        diagnose(([], []), quadratic_model(), x, y, convention="diagonal")

@@ -1,0 +1,214 @@
+"""The learning commands of ``tinygrad-mnist``: explain, diagnose, graph, show.
+
+``add_commands(subparsers)`` adds them to the main parser (``cli.py``); each handler
+``(args, out=None, err=None) -> int`` prints to ``out`` and returns the exit status: 0 ok,
+1 a finding (gradients differ), 2 bad input (one line on ``err``). Leaves out: the work itself
+(``explain``, ``diagnose``, ``graph``, ``pictures``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, TextIO
+
+import numpy as np
+
+PROG = "tinygrad-mnist"
+DEFAULT_SIZES = (784, 30, 10)
+LOSS_CHOICES = ("quadratic", "cross-entropy")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _add_network_options(p: argparse.ArgumentParser, batch: int, loss: str = "quadratic") -> None:
+    p.add_argument("--sizes", metavar="N", type=_positive_int, nargs="+", default=list(DEFAULT_SIZES),
+                   help="layer sizes, input first (default: 784 30 10)")
+    p.add_argument("--batch", metavar="B", type=_positive_int, default=batch,
+                   help=f"samples in the batch (default: {batch})")
+    p.add_argument("--loss", choices=LOSS_CHOICES, type=str, default=loss,
+                   help="quadratic: sigmoid outputs and 1/2 |a - y|^2 (the textbook's); cross-entropy: "
+                        f"softmax on the outputs (default: {loss})")
+    p.add_argument("--seed", type=int, default=0, help="seed for the weights and the batch (default: 0)")
+
+
+def add_commands(subparsers) -> None:
+    """Add the explain, diagnose, graph and show commands to ``subparsers`` (argparse's
+    ``add_subparsers()`` result); each sets ``func`` to its handler."""
+    e = subparsers.add_parser(
+        "explain", help="the shape ledger: backprop op by op, each VJP with its shapes",
+        description="Run one batch of real digits (the bundled sample) through a fresh MLP and print "
+                    "the backward pass op by op: each VJP as a formula with the actual shapes, every "
+                    "sum that undoes broadcasting written out.")
+    _add_network_options(e, batch=10)
+    e.add_argument("--columns", action="store_true",
+                   help="the textbook's column form (Nielsen): batches as (n,B), delta^l, BP1-BP4")
+    e.add_argument("--check", action="store_true",
+                   help="recompute every parameter gradient with the hand-derived backprop (manual) and "
+                        "show the largest difference on each parameter line")
+    e.add_argument("--module-names", action="store_true",
+                   help="name parameters layers.0.weight, ... instead of W1, b1, ...")
+    e.set_defaults(func=cmd_explain)
+
+    d = subparsers.add_parser(
+        "diagnose", help="check your own backprop(weights, biases, x, y) and name its bug",
+        description="Import backprop(weights, biases, x, y) -> (nabla_w, nabla_b) from a Python file, run "
+                    "it on a batch of real digits, compare with the engine's gradients of the MEAN cost, "
+                    "and name the likely bug. columns convention (Nielsen): W (n_out,n_in), b (n_out,1), "
+                    "x (n_in,B), y (n_out,B) one-hot; rows: W (n_in,n_out), b (n_out,), x (B,n_in), "
+                    "y (B,n_out). Exit status 0 when they match, 1 when they differ.")
+    d.add_argument("file", metavar="MY_BACKPROP.py", type=str, help="a Python file defining backprop()")
+    _add_network_options(d, batch=4)
+    d.add_argument("--convention", choices=("columns", "rows"), type=str, default="columns",
+                   help="how your function holds the arrays (default: columns)")
+    d.set_defaults(func=cmd_diagnose)
+
+    g = subparsers.add_parser(
+        "graph", help="draw the computation graph of an MLP's loss",
+        description="Draw the graph of one forward pass and its loss: ops as nodes, forward and gradient "
+                    "shapes on the edges. Uses Graphviz's dot when installed, else writes a .dot file "
+                    "and says how to render it.")
+    _add_network_options(g, batch=1)
+    g.add_argument("-o", "--output", metavar="PATH", type=str, default="net.svg",
+                   help="picture to write: .svg, .png, .pdf, or .dot for the text (default: net.svg)")
+    g.add_argument("--text", action="store_true", help="also print the graph as an indented tree")
+    g.set_defaults(func=cmd_graph)
+
+    s = subparsers.add_parser(
+        "show", help="draw a saved model's first-layer weights, or its misclassified test digits",
+        description="Draw the first layer's hidden units as 28x28 images, or with --misclassified the "
+                    "test digits (bundled sample) the model gets wrong. Needs matplotlib.")
+    s.add_argument("model", metavar="MODEL.npz", type=str, help="a model written by train --save")
+    s.add_argument("-o", "--output", metavar="PICTURE.png", type=str, required=True,
+                   help="the picture to write (.png, .svg, .pdf)")
+    s.add_argument("--misclassified", action="store_true",
+                   help="draw misclassified test digits with predicted and true labels instead")
+    s.add_argument("-n", metavar="N", type=_positive_int, default=25,
+                   help="how many misclassified digits to draw (default: 25)")
+    s.set_defaults(func=cmd_show)
+
+
+# ------------------------------------------------------------------ helpers
+def _streams(out: Optional[TextIO], err: Optional[TextIO]):
+    return out or sys.stdout, err or sys.stderr
+
+
+def _fail(err: TextIO, command: str, e: BaseException) -> int:
+    text = " ".join(str(e).split("\n")) if not (isinstance(e, OSError) and e.strerror) else \
+        f"{e.filename + ': ' if e.filename else ''}{e.strerror}"
+    print(f"{PROG} {command}: error: {text}", file=err)
+    return 2
+
+
+def _check_sizes(sizes) -> None:
+    if len(sizes) < 2:
+        raise ValueError(f"--sizes needs at least an input and an output size, got {' '.join(map(str, sizes))}")
+
+
+def _digits_batch(sizes, batch: int, seed: int):
+    """A batch of real digits from the bundled sample: X (B, 784) float32, labels (B,)."""
+    _check_sizes(sizes)
+    if sizes[0] != 784 or sizes[-1] != 10:
+        raise ValueError(f"--sizes must start with 784 (28x28 pixels) and end with 10 (digits) to run on "
+                         f"MNIST, got {' '.join(map(str, sizes))}")
+    from .data import load_bundled_sample
+    data = load_bundled_sample()
+    if batch > len(data.X_train):
+        raise ValueError(f"--batch {batch} is larger than the {len(data.X_train)} bundled training digits")
+    idx = np.random.default_rng(seed).choice(len(data.X_train), size=batch, replace=False)
+    return data.X_train[idx], data.y_train[idx]
+
+
+def _model(sizes, loss: str, seed: int):
+    from .nn import MLP
+    return MLP(sizes, output="sigmoid" if loss == "quadratic" else None, seed=seed)
+
+
+def _loss(model, X, y, loss: str):
+    from .tensor import Tensor
+    out = model(Tensor(X))
+    return out.quadratic_cost(y) if loss == "quadratic" else out.softmax_cross_entropy(y)
+
+
+# ------------------------------------------------------------------ handlers
+def cmd_explain(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    """Print the shape ledger; with --check, exit 1 if any gradient disagrees with manual."""
+    out, err = _streams(out, err)
+    try:
+        from .explain import explain
+        X, y = _digits_batch(args.sizes, args.batch, args.seed)
+        model = _model(args.sizes, args.loss, args.seed)
+        ledger = explain(_loss(model, X, y, args.loss), model=model, columns=args.columns, check=args.check,
+                         x=X, y=y, style="module" if args.module_names else "textbook")
+    except (ValueError, OSError) as e:
+        return _fail(err, "explain", e)
+    print(ledger.render(), file=out)
+    if args.check:
+        verdict = "every parameter gradient agrees with manual" if ledger.all_agree else \
+            "SOME GRADIENTS DISAGREE with manual"
+        print(verdict, file=out)
+        return 0 if ledger.all_agree else 1
+    return 0
+
+
+def cmd_diagnose(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    """Run the learner's file and print the report: exit 0 when it matches, 1 when it differs."""
+    out, err = _streams(out, err)
+    try:
+        from .diagnose import diagnose_function, load_backprop_function
+        fn = load_backprop_function(args.file)
+        X, y = _digits_batch(args.sizes, args.batch, args.seed)
+        model = _model(args.sizes, args.loss, args.seed)
+        report = diagnose_function(fn, model, X, y, loss=args.loss, convention=args.convention)
+    except (ValueError, OSError) as e:
+        return _fail(err, "diagnose", e)
+    print(report.render(), file=out)
+    return 0 if report.ok else 1
+
+
+def cmd_graph(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    """Render the graph of the MLP's loss to args.output (or a .dot file with instructions)."""
+    out, err = _streams(out, err)
+    try:
+        from .graph import render, to_dot, to_text
+        _check_sizes(args.sizes)
+        rng = np.random.default_rng(args.seed)
+        X = rng.random((args.batch, args.sizes[0]), dtype=np.float32)
+        y = rng.integers(0, args.sizes[-1], args.batch)
+        model = _model(args.sizes, args.loss, args.seed)
+        loss = _loss(model, X, y, args.loss)
+        title = f"{'-'.join(map(str, args.sizes))} MLP, {args.loss} cost, batch {args.batch}"
+        if args.text:
+            print(to_text(loss, model=model), file=out, end="")
+        message = render(to_dot(loss, model=model, title=title), args.output)
+    except (ValueError, OSError, RuntimeError) as e:
+        return _fail(err, "graph", e)
+    print(message, file=out)
+    return 0
+
+
+def cmd_show(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    """Draw a saved model's first-layer weights, or its misclassified bundled test digits."""
+    out, err = _streams(out, err)
+    try:
+        from .nn import load
+        from .pictures import misclassified_grid, weights_grid
+        model = load(args.model)
+        if args.misclassified:
+            from .data import load_bundled_sample
+            data = load_bundled_sample()
+            n = misclassified_grid(model, data.X_test, data.y_test, args.output, n=args.n)
+            print(f"wrote {args.output}: {n} misclassified test digits", file=out)
+        else:
+            n = weights_grid(model, args.output)
+            print(f"wrote {args.output}: {n} hidden units", file=out)
+    except (ValueError, OSError, ImportError) as e:  # PlotUnavailable is an ImportError
+        return _fail(err, "show", e)
+    return 0
