@@ -270,18 +270,50 @@ def save(model: Module, path: Union[str, os.PathLike]) -> None:
         raise
 
 
-def load(path: Union[str, os.PathLike]) -> Module:
-    """Read a model written by ``save``: rebuilds the architecture, then checks and sets every array.
+def _count_params(config, path: str) -> int:
+    """How many numbers the architecture in ``config`` holds, computed without building it."""
+    def sizes(*values):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+            raise ModelFileError(f"{path}: architecture sizes must be positive integers, got {list(values)}")
+        return values
+    kind = config.get("type") if isinstance(config, dict) else None
+    if kind == "MLP" and isinstance(config.get("sizes"), list) and len(config["sizes"]) >= 2:
+        s = sizes(*config["sizes"])
+        return sum(n_in * n_out + n_out for n_in, n_out in zip(s[:-1], s[1:]))
+    if kind == "Linear":
+        n_in, n_out = sizes(config.get("n_in"), config.get("n_out"))
+        return n_in * n_out + n_out
+    if kind == "Sequential" and isinstance(config.get("layers"), list):
+        return sum(_count_params(c, path) for c in config["layers"])
+    return 0  # activations hold nothing; anything malformed is reported by _build
 
-    Arrays are read with ``allow_pickle=False``; a missing, extra, mis-shaped or non-float
-    array, or an architecture that does not match the weights, raises ModelFileError.
+
+# A saved 784-128-128-10 float32 model is 0.5 MB; this only stops hostile archives.
+MAX_MODEL_BYTES = 1 << 30
+
+
+def load(path: Union[str, os.PathLike]) -> Module:
+    """Read a model written by ``save``: checks the archive, rebuilds the architecture, sets the weights.
+
+    Arrays are read with ``allow_pickle=False``. A file that is not a .npz archive, one whose
+    architecture claims more numbers than the file holds (checked before anything is
+    allocated), a missing, extra, mis-shaped or non-float array, raise ModelFileError.
     """
     path = os.fspath(path)
+    with open(path, "rb") as f:  # FileNotFoundError passes through as itself
+        magic = f.read(4)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise ModelFileError(f"{path}: not a readable .npz model file (no zip archive signature)")
     try:
+        with zipfile.ZipFile(path) as zf:
+            claimed = sum(info.file_size for info in zf.infolist())
+        if claimed > MAX_MODEL_BYTES:
+            raise ModelFileError(f"{path}: the archive unpacks to {claimed} bytes, more than the "
+                                 f"{MAX_MODEL_BYTES} a model may hold")
         archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
     except (OSError, ValueError, zipfile.BadZipFile) as e:
+        if isinstance(e, ModelFileError):
+            raise
         raise ModelFileError(f"{path}: not a readable .npz model file ({e})") from None
     with archive:
         names = set(archive.files)
@@ -291,24 +323,34 @@ def load(path: Union[str, os.PathLike]) -> Module:
             config = json.loads(str(archive[ARCH_KEY]))
         except (ValueError, TypeError) as e:
             raise ModelFileError(f"{path}: {ARCH_KEY} is not valid JSON ({e})") from None
-        model = _build(config, path)
-        expected = dict(model.named_parameters())
-        missing = sorted(set(expected) - names)
-        extra = sorted(names - set(expected) - {ARCH_KEY})
-        if missing or extra:
-            raise ModelFileError(f"{path}: arrays do not match the architecture: missing {missing or 'none'}, "
-                                 f"unexpected {extra or 'none'}")
-        for name, param in expected.items():
+        arrays = {}
+        for name in names - {ARCH_KEY}:
             try:
-                arr = archive[name]
-            except ValueError as e:  # object arrays need pickle, which we refuse
+                arrays[name] = archive[name]
+            except (ValueError, OSError, zipfile.BadZipFile) as e:  # object arrays need pickle, which we refuse
                 raise ModelFileError(f"{path}: array {name!r} cannot be read without pickle ({e})") from None
-            if arr.shape != param.shape:
-                raise ModelFileError(f"{path}: array {name!r} has shape {arr.shape}, the architecture "
-                                     f"needs {param.shape}")
-            if arr.dtype.kind != "f":
-                raise ModelFileError(f"{path}: array {name!r} has dtype {arr.dtype}, expected floats")
-            param.data = arr.copy()
+    # Building allocates what the architecture claims: refuse claims far beyond what the file
+    # holds (a hostile [100000, 100000] would be 40 GB); near misses get the precise checks below.
+    held = sum(a.size for a in arrays.values())
+    claimed = _count_params(config, path)
+    if claimed > max(4 * held, 1 << 20):
+        raise ModelFileError(f"{path}: the architecture needs {claimed} numbers but the file holds {held}; "
+                             f"was it saved by a different architecture?")
+    model = _build(config, path)
+    expected = dict(model.named_parameters())
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise ModelFileError(f"{path}: arrays do not match the architecture: missing {missing or 'none'}, "
+                             f"unexpected {extra or 'none'}")
+    for name, param in expected.items():
+        arr = arrays[name]
+        if arr.shape != param.shape:
+            raise ModelFileError(f"{path}: array {name!r} has shape {arr.shape}, the architecture "
+                                 f"needs {param.shape}")
+        if arr.dtype.kind != "f":
+            raise ModelFileError(f"{path}: array {name!r} has dtype {arr.dtype}, expected floats")
+        param.data = arr.copy()
     return model
 
 
