@@ -1,14 +1,13 @@
 """Diagnose a learner's hand-written backprop: compare their gradients with the engine's and,
 when they differ, name the likely bug (transposed, 1/B, bias not summed, sign, s'(a), ...).
 
-Method: each known bug is planted in a copy of the textbook backprop (``manual``'s formulas) and
-the learner's numbers are matched against every planted version; the explanation needing the
-fewest bugs wins. Leaves out: printing (the CLI) and the ledger of shapes (``explain``).
+Method (``bugs.py``): each known bug is planted in a copy of the textbook backprop and the
+learner's numbers are matched against every planted version; the explanation needing the fewest
+bugs wins. This module holds the words and the interface. Leaves out: printing (the CLI).
 """
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import os
 import re
 import traceback
@@ -18,13 +17,13 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from . import manual
-from .explain import _mlp_parts
+from .bugs import RTOL, best_explanation
 from .nn import Module
 from .tensor import Tensor
+from .trace import mlp_linears
 
 LOSSES = {"quadratic": "quadratic", "cross-entropy": "cross_entropy", "cross_entropy": "cross_entropy"}
 CONVENTIONS = ("columns", "rows")
-RTOL = 1e-4  # the learner may work in float32; every planted bug changes far more than this
 # Report.causes keys -> what the report calls them
 CAUSES = {
     "transposed": "transposed gradient",
@@ -84,147 +83,8 @@ class Report:
     __str__ = render
 
 
-# ------------------------------------------------------------------ planted backprop
-@dataclass(frozen=True)
-class _Plant:
-    """A global bug in the backward pass (cost 1), or none (cost 0)."""
-    key: str = "none"
-    sprime_output: str = "z"     # "z": s'(z), correct; "a": s'(a); "z_shortcut": z (1 - z)
-    sprime_hidden: str = "z"
-    delta_output: str = "correct"
-    own_activation: bool = False  # dW^l = delta^l (a^l)^T instead of (a^(l-1))^T
-
-    @property
-    def cost(self) -> int:
-        return 0 if self.key == "none" else 1
-
-
-def _plants(cost: str) -> List[_Plant]:
-    plants = [_Plant()]
-    wheres = [("hidden", dict(sprime_hidden=None))]
-    if cost == "quadratic":
-        wheres = [("output", dict(sprime_output=None)), ("hidden", dict(sprime_hidden=None)),
-                  ("everywhere", dict(sprime_output=None, sprime_hidden=None))]
-    for mode, key in (("a", "sigmoid_prime_of_activation"), ("z_shortcut", "derivative_shortcut_on_z")):
-        for where, fields_ in wheres:
-            plants.append(_Plant(f"{key}:{where}", **{k: mode for k in fields_}))
-    if cost == "quadratic":
-        plants.append(_Plant("missing_sigmoid_prime_output", delta_output="no_sprime"))
-    else:
-        for variant in ("sigmoid", "times_derivative", "logits", "quadratic"):
-            plants.append(_Plant(f"ce_delta:{variant}", delta_output=variant))
-    plants.append(_Plant("activation_of_wrong_layer", own_activation=True))
-    return plants
-
-
-def _sprime(mode: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-    if mode == "z":
-        return manual.sigmoid_prime(z)
-    if mode == "a":
-        return manual.sigmoid_prime(a)
-    return z * (1.0 - z)
-
-
-def _planted_backprop(weights, biases, X, Y, cost: str, plant: _Plant):
-    """Column-form backprop of the MEAN cost with ``plant`` planted: X (n_0, B), Y (n_L, B) one-hot.
-    Returns (nabla_w [(n_l, n_{l-1})], nabla_b [(n_l,)], deltas [(n_l, B)])."""
-    B = X.shape[1]
-    zs, acts = [], [X]
-    for l, (W, b) in enumerate(zip(weights, biases)):
-        z = W @ acts[-1] + b[:, None]
-        zs.append(z)
-        last = l == len(weights) - 1
-        acts.append(manual.softmax(z, axis=0) if last and cost == "cross_entropy" else manual.sigmoid(z))
-    zL, aL = zs[-1], acts[-1]
-    if cost == "quadratic":
-        delta = aL - Y if plant.delta_output == "no_sprime" else (aL - Y) * _sprime(plant.sprime_output, zL, aL)
-    else:
-        delta = {"correct": lambda: aL - Y,
-                 "sigmoid": lambda: manual.sigmoid(zL) - Y,
-                 "times_derivative": lambda: (aL - Y) * aL * (1.0 - aL),
-                 "logits": lambda: zL - Y,
-                 "quadratic": lambda: (manual.sigmoid(zL) - Y) * manual.sigmoid_prime(zL)}[plant.delta_output]()
-    delta = delta / B
-    L = len(weights)
-    nabla_w, nabla_b, deltas = [None] * L, [None] * L, [None] * L
-    for l in range(L - 1, -1, -1):
-        deltas[l] = delta
-        nabla_w[l] = delta @ (acts[l + 1] if plant.own_activation else acts[l]).T
-        nabla_b[l] = delta.sum(axis=1)
-        if l > 0:
-            delta = (weights[l].T @ delta) * _sprime(plant.sprime_hidden, zs[l - 1], acts[l])
-    return nabla_w, nabla_b, deltas
-
-
-# ------------------------------------------------------------------ local transforms
-@dataclass(frozen=True)
-class _Local:
-    """How one learner gradient relates to a candidate's: each non-default part is one bug."""
-    transposed: bool = False
-    scale: str = "1"             # "1", "B" (missing 1/B) or "1/B" (extra 1/B)
-    negated: bool = False
-    unsummed: bool = False       # bias: delta returned instead of its sum over the batch
-
-    def kinds(self) -> List[str]:
-        out = []
-        if self.transposed:
-            out.append("transposed")
-        if self.scale == "B":
-            out.append("missing_1_over_B")
-        if self.scale == "1/B":
-            out.append("extra_1_over_B")
-        if self.negated:
-            out.append("wrong_sign")
-        if self.unsummed:
-            out.append("bias_not_summed")
-        return out
-
-
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.shape != b.shape:
-        return False
-    scale = float(np.max(np.abs(b), initial=0.0))
-    return bool(np.all(np.abs(a - b) <= RTOL * np.abs(b) + 1e-7 * scale + 1e-15))
-
-
-def _match_weight(A: np.ndarray, Wc: np.ndarray, B: int) -> Optional[_Local]:
-    """The cheapest local transform taking candidate Wc (learner's orientation) to A, or None."""
-    best = None
-    for t, s, n in itertools.product((False, True), ("1", "B", "1/B"), (False, True)):
-        cand = Wc.T if t else Wc
-        if cand.shape != A.shape:
-            continue
-        cand = cand * {"1": 1.0, "B": B, "1/B": 1.0 / B}[s] * (-1.0 if n else 1.0)
-        if _close(A, cand):
-            local = _Local(t, s, n)
-            if best is None or len(local.kinds()) < len(best.kinds()):
-                best = local
-    return best
-
-
-def _match_bias(A: np.ndarray, bc: np.ndarray, delta: np.ndarray, B: int) -> Optional[_Local]:
-    """Like _match_weight for a bias: A may be the summed vector (any of (n,), (n,1), (1,n)) or
-    the unsummed delta in the learner's orientation (``delta``)."""
-    best = None
-    for unsummed, s, n in itertools.product((False, True), ("1", "B", "1/B"), (False, True)):
-        if unsummed:
-            if A.shape != delta.shape or B == 1:
-                continue
-            cand, got = delta, A
-        else:
-            if A.size != bc.size or sum(d != 1 for d in A.shape) > 1:
-                continue
-            cand, got = bc, A.reshape(-1)
-        cand = cand * {"1": 1.0, "B": B, "1/B": 1.0 / B}[s] * (-1.0 if n else 1.0)
-        if _close(got, cand):
-            local = _Local(False, s, n, unsummed)
-            if best is None or len(local.kinds()) < len(best.kinds()):
-                best = local
-    return best
-
-
 # ------------------------------------------------------------------ messages
-def _messages(convention: str, B: int, cost: str) -> Dict[str, str]:
+def _messages(convention: str, B: int) -> Dict[str, str]:
     rows = convention == "rows"
     return {
         "transposed": (
@@ -290,7 +150,7 @@ def _setup(model: Module, x, y, loss: str):
     cost = LOSSES.get(loss)
     if cost is None:
         raise ValueError(f"loss must be 'quadratic' or 'cross-entropy', got {loss!r}")
-    linears = _mlp_parts(model, cost)
+    linears = mlp_linears(model, cost)
     weights = [layer.weight.data.astype(np.float64) for layer in linears]
     biases = [layer.bias.data.astype(np.float64) for layer in linears]
     X = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
@@ -305,7 +165,8 @@ def _setup(model: Module, x, y, loss: str):
     elif y.shape == (len(X), n_out):
         Y = y.astype(np.float64)
     else:
-        raise ValueError(f"y must be integer labels ({len(X)},) or one-hot rows ({len(X)}, {n_out}), got shape {y.shape}")
+        raise ValueError(f"y must be integer labels ({len(X)},) or one-hot rows ({len(X)}, {n_out}), "
+                         f"got shape {y.shape}")
     return cost, weights, biases, X, Y
 
 
@@ -408,11 +269,13 @@ def _rank_one(A: np.ndarray, ref: np.ndarray) -> bool:
     return bool(s[0] > 0 and s[1] <= 1e-8 * s[0] and r[1] > 1e-6 * r[0])
 
 
-def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention: str = "columns") -> Report:
+def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention: str = "columns",
+             reduction: str = "mean") -> Report:
     """Compare a learner's gradients with the engine's for ``model`` on the batch (x, y).
 
     ``my_grads``: (nabla_w, nabla_b) lists, first layer first, or a dict keyed dW1, db1, dW2, ...
-    (or W1/b1, or the module names layers.0.weight, ...), computed for the MEAN cost over the batch.
+    (or W1/b1, or the module names layers.0.weight, ...) of the MEAN cost over the batch, as the
+    engine computes it, or with ``reduction="sum"`` of the summed cost (B times larger).
     ``convention``: "columns" (Nielsen: W (n_out,n_in), b (n_out,1) or (n_out,)) or "rows"
     (z = x W + b: W (n_in,n_out), b (n_out,)). ``x`` (B, n_in) and ``y`` (labels (B,) or one-hot
     rows) are in the engine's row layout. ``model``: a sigmoid MLP, with sigmoid outputs for
@@ -429,13 +292,17 @@ def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention:
     cost, weights, biases, X, Y = _setup(model, x, y, loss)
     L, B = len(weights), X.shape[0]
     mine_w, mine_b = _as_lists(my_grads, model, L)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    scale = float(B) if reduction == "sum" else 1.0   # the learner's gradients are scale * the mean's
     names = [f"dW{l}" for l in range(1, L + 1)] + [f"db{l}" for l in range(1, L + 1)]
     ew, eb = _engine_gradients(weights, biases, X, Y, cost)
     rows = convention == "rows"
     orient = (lambda W: W.T) if rows else (lambda W: W)
-    ref = [orient(g) for g in ew] + list(eb)
+    ref = [orient(g) * scale for g in ew] + [g * scale for g in eb]
     sizes = "-".join(str(n) for n in [weights[0].shape[1]] + [W.shape[0] for W in weights])
-    what = f"{sizes} network, {loss} cost, B={B}, {convention} convention"
+    what = f"{sizes} network, {loss} cost{' summed over' if reduction == 'sum' else ''}, B={B}, " \
+           f"{convention} convention"
     if len(mine_w) != L or len(mine_b) != L:
         return Report(False, f"diagnose: your backprop returned {len(mine_w)} weight and {len(mine_b)} bias "
                              f"gradients; the {what} has {L} layers.",
@@ -447,10 +314,11 @@ def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention:
     if first is None:
         return Report(True, f"diagnose: your gradients match the engine's ({what}; max |difference| {worst:.1e}).",
                       max_abs_diff=worst)
-    best = _explain(mine_w, mine_b, weights, biases, X, Y, cost, rows, B)
+    best = best_explanation([g / scale for g in mine_w], [g / scale for g in mine_b], weights, biases, X, Y,
+                            cost, rows, B)
     summary = f"diagnose: your gradients differ from the engine's ({what})."
     if best is not None:
-        return Report(False, summary, _findings(best, names, convention, B, cost), first, worst)
+        return Report(False, summary, _findings(best, names, convention, B), first, worst)
     findings = []
     for name, a, e in zip(names, mine, ref):
         if name.startswith("dW") and _rank_one(a, e):
@@ -471,38 +339,9 @@ def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention:
     return Report(False, summary, findings, first, worst)
 
 
-def _explain(mine_w, mine_b, weights, biases, X, Y, cost, rows, B):
-    """The cheapest (plant, reversed, per-gradient transforms) reproducing the learner's numbers."""
-    best, best_score = None, None
-    L = len(weights)
-    for plant in _plants(cost):
-        nw, nb, deltas = _planted_backprop(weights, biases, X.T, Y.T, cost, plant)
-        for reverse in (False, True):
-            if reverse and L == 1:
-                continue
-            order = list(range(L))[::-1] if reverse else list(range(L))
-            locals_w, locals_b = [], []
-            for i, l in enumerate(order):
-                Wc = nw[l].T if rows else nw[l]
-                dc = deltas[l].T if rows else deltas[l]
-                lw = _match_weight(mine_w[i], Wc, B)
-                lb = _match_bias(mine_b[i], nb[l], dc, B)
-                if lw is None or lb is None:
-                    break
-                locals_w.append(lw)
-                locals_b.append(lb)
-            else:
-                kinds = {k for loc in locals_w + locals_b for k in loc.kinds()}
-                touched = sum(bool(loc.kinds()) for loc in locals_w + locals_b)
-                score = (plant.cost + reverse + len(kinds), touched)
-                if best_score is None or score < best_score:
-                    best, best_score = (plant, reverse, locals_w, locals_b), score
-    return best
-
-
-def _findings(best, names, convention, B, cost) -> List[Finding]:
+def _findings(best, names, convention, B) -> List[Finding]:
     plant, reverse, locals_w, locals_b = best
-    msgs = _messages(convention, B, cost)
+    msgs = _messages(convention, B)
     L = len(locals_w)
     out = []
     if reverse:
@@ -592,11 +431,11 @@ def _exception_report(e: BaseException, fn: Callable, what: str) -> Report:
 
 
 def diagnose_function(fn: Callable, model: Module, x, y, loss: str = "quadratic",
-                      convention: str = "columns") -> Report:
+                      convention: str = "columns", reduction: str = "mean") -> Report:
     """Run a learner's ``fn(weights, biases, x, y) -> (nabla_w, nabla_b)`` on ``backprop_inputs``
     (float64 copies in ``convention``) and ``diagnose`` the result. An exception inside ``fn`` is
     reported (with the line of the learner's code), not raised: a broadcast error between the
-    operands of a matrix product is named as ``*`` where ``@`` belongs.
+    operands of a matrix product is named as ``*`` where ``@`` belongs. ``reduction`` as in ``diagnose``.
     """
     args = backprop_inputs(model, x, y, convention, loss)
     X = args[2].T if convention == "columns" else args[2]
@@ -610,10 +449,17 @@ def diagnose_function(fn: Callable, model: Module, x, y, loss: str = "quadratic"
         return Report(False, f"diagnose: backprop must return (nabla_w, nabla_b), got {type(result).__name__} "
                              f"({what}).", [Finding("wrong_return_value", [], "return two lists: the weight "
                                                     "gradients and the bias gradients, first layer first.")])
+    bad = "return (nabla_w, nabla_b), two lists holding one array per layer, first layer first."
     try:
         grads = (list(result[0]), list(result[1]))
     except TypeError:
         return Report(False, f"diagnose: backprop must return two lists, got {type(result[0]).__name__} and "
-                             f"{type(result[1]).__name__} ({what}).",
-                      [Finding("wrong_return_value", [], "return (nabla_w, nabla_b), two lists of arrays.")])
-    return diagnose(grads, model, X, y, loss, convention)
+                             f"{type(result[1]).__name__} ({what}).", [Finding("wrong_return_value", [], bad)])
+    empty = [f"{kind}[{i}]" for kind, gs in zip(("nabla_w", "nabla_b"), grads) for i, g in enumerate(gs) if g is None]
+    if empty:
+        return Report(False, f"diagnose: backprop left {', '.join(empty)} as None ({what}).",
+                      [Finding("wrong_return_value", [], bad)])
+    try:
+        return diagnose(grads, model, X, y, loss, convention, reduction)
+    except TypeError as e:  # non-numeric entries
+        return Report(False, f"diagnose: {e} ({what}).", [Finding("wrong_return_value", [], bad)])

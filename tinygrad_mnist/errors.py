@@ -12,6 +12,12 @@ class ShapeError(ValueError):
     """
 
 
+class IndexShapeError(ShapeError, IndexError):
+    """An index out of range for a tensor's shape, e.g. ``getitem: (2,3)[5]: index 5 is out of
+    bounds for axis 0 with size 2``. Also an IndexError, as NumPy's is, so ``except IndexError``
+    keeps working and ``for row in t`` stops at the last row."""
+
+
 class GradcheckError(AssertionError):
     """The engine's gradient disagrees with central finite differences.
 

@@ -2,25 +2,22 @@
 formula with the actual shapes (``dL/dW2 (10,30) = dL/dz2.T (10,B) @ a1 (B,30)``).
 
 Formulas come from the templates each op declares beside its VJP in ``ops.py`` (see
-``explain``); the numbers come from calling the graph's own VJPs, read-only. Leaves out:
-drawing the graph (``graph.py``) and judging a learner's gradients (``diagnose.py``).
+``explain``); the numbers come from calling the graph's own VJPs, read-only (``trace.walk``).
+Leaves out: drawing the graph (``graph.py``) and judging a learner's gradients (``diagnose.py``).
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
-from heapq import heappop, heappush
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
 from . import manual
-from . import ops as builtin_ops
-from .nn import Linear, Module, Sequential, Sigmoid
+from .nn import Module
 from .tensor import Tensor
+from .trace import (constant_name, graph_tensors, input_names, mlp_linears, op_function, parameter_names,
+                    tensor_names, walk)
 
-# Ops whose output is called a^l when their input is z^l (an activation of a layer).
-ACTIVATION_OPS = ("sigmoid", "tanh", "relu", "softmax", "log_softmax")
 # The fused losses ``check=True`` can recompute with ``manual`` (engine op -> manual's cost).
 MANUAL_COSTS = {"quadratic_cost": "quadratic", "softmax_cross_entropy": "cross_entropy"}
 
@@ -31,202 +28,6 @@ Textbook form (Nielsen, ch. 2): every sample is a column, so a batch (B,n) is sh
   BP3  dC/db^l = delta^l, summed over the B columns
   BP4  dC/dW^l = delta^l (a^(l-1))^T
   C is the MEAN cost over the batch, so delta^L carries a factor 1/B."""
-
-
-# ------------------------------------------------------------------ the read-only backward walk
-@dataclass
-class Edge:
-    """One VJP applied during the walk: the gradient ``node`` sends to its input ``index``."""
-    index: int
-    parent: Tensor
-    raw_shape: tuple          # shape the VJP returned
-    grad: np.ndarray          # after the engine's unbroadcast and dtype cast: parent's shape
-    summed_axes: tuple        # axes unbroadcast summed (empty when the shapes already matched)
-
-
-@dataclass
-class Visit:
-    """One op in backward order: the tensor it made, the gradient arriving, the VJPs it applied."""
-    node: Tensor
-    grad: np.ndarray
-    edges: List[Edge]
-
-
-def _broadcast_axes(raw_shape: tuple, shape: tuple) -> tuple:
-    """The axes ``ops.unbroadcast`` sums to take a gradient of ``raw_shape`` to ``shape``."""
-    extra = len(raw_shape) - len(shape)
-    return tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape)
-                                       if n == 1 and raw_shape[extra + i] != 1)
-
-
-def walk(tensor: Tensor, grad=None) -> Tuple[List[Visit], Dict[Tensor, np.ndarray]]:
-    """The backward pass of ``tensor``, computed without touching ``.grad`` or freeing the graph.
-
-    Same order and arithmetic as ``Tensor.backward`` (deepest tensor first; each VJP's result
-    summed back to its input's shape by ``ops.unbroadcast``, cast to its dtype, accumulated),
-    so the gradients equal backward's. ``grad`` is dL/d(tensor), ones by default.
-    Returns (visits in backward order, {leaf that requires grad: its gradient}).
-    """
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"expected a Tensor, got {type(tensor).__name__}")
-    if not tensor.requires_grad or tensor.is_leaf:
-        raise ValueError("nothing to explain: this tensor was not computed by recorded ops from a tensor "
-                         "with requires_grad=True (was it made under no_grad, or is it a leaf?)")
-    seed = np.ones(tensor.shape, dtype=tensor.dtype) if grad is None else np.asarray(grad, dtype=tensor.dtype)
-    if seed.shape != tensor.shape:
-        raise ValueError(f"grad has shape {seed.shape}, the tensor has {tensor.shape}")
-    grads = {tensor: seed}
-    leaf_grads: Dict[Tensor, np.ndarray] = {}
-    heap, tiebreak, visits = [(-tensor._depth, 0, tensor)], 0, []
-    while heap:
-        node = heappop(heap)[2]
-        if node._vjps is None:
-            raise RuntimeError(f"the graph through '{node._op}' was freed by backward(); explain the loss "
-                               f"before calling loss.backward() (or call backward(retain_graph=True))")
-        g = grads.pop(node)
-        edges = []
-        for i, (parent, vjp) in enumerate(zip(node._parents, node._vjps)):
-            if parent is None or vjp is None or not parent.requires_grad:
-                continue
-            r = np.asarray(vjp(g))
-            axes = ()
-            if r.shape != parent.shape:
-                axes = _broadcast_axes(r.shape, parent.shape)
-                raw = r.shape
-                r = builtin_ops.unbroadcast(r, parent.shape)
-            else:
-                raw = r.shape
-            r = r.astype(parent.dtype, copy=False)
-            edges.append(Edge(i, parent, raw, r, axes))
-            if parent.is_leaf:
-                leaf_grads[parent] = r if parent not in leaf_grads else leaf_grads[parent] + r
-            elif parent in grads:
-                grads[parent] = grads[parent] + r
-            else:
-                grads[parent] = r
-                tiebreak += 1
-                heappush(heap, (-parent._depth, tiebreak, parent))
-        visits.append(Visit(node, g, edges))
-    return visits, leaf_grads
-
-
-def graph_tensors(tensor: Tensor) -> List[Tensor]:
-    """Every tensor of ``tensor``'s recorded graph (itself, ops' outputs, leaves), inputs first."""
-    seen, order, stack = {tensor}, [], [(tensor, False)]
-    while stack:  # iterative post-order: each tensor after its inputs, inputs in argument order
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        stack.append((t, True))
-        for p in reversed(t._parents or ()):
-            if p is not None and p not in seen:
-                seen.add(p)
-                stack.append((p, False))
-    return order
-
-
-# ------------------------------------------------------------------ naming
-def parameter_names(model: Optional[Module] = None, names=None, style: str = "textbook"
-                    ) -> Tuple[Dict[Tensor, str], Dict[str, str]]:
-    """({parameter tensor: display name}, {display name: module name}) for the ledger and graph.
-
-    ``names``: a mapping name -> Tensor (``dict(model.named_parameters())``) or Tensor -> name;
-    used as given. ``model``: its ``named_parameters()``; with style "textbook" the Linear
-    layers' weights and biases are called W1, b1, W2, b2, ... in order (the module names go in
-    the legend), with style "module" they keep their module names (``layers.0.weight``).
-    """
-    if style not in ("textbook", "module"):
-        raise ValueError(f"style must be 'textbook' or 'module', got {style!r}")
-    display: Dict[Tensor, str] = {}
-    legend: Dict[str, str] = {}
-    if names is not None:
-        for k, v in dict(names).items():
-            tensor, name = (v, k) if isinstance(v, Tensor) else (k, v)
-            if not isinstance(tensor, Tensor) or not isinstance(name, str):
-                raise TypeError("names must map str -> Tensor (or Tensor -> str), "
-                                f"got {type(k).__name__} -> {type(v).__name__}")
-            display[tensor] = name
-    if model is not None:
-        if not isinstance(model, Module):
-            raise TypeError(f"model must be a tinygrad_mnist Module, got {type(model).__name__}")
-        module_names = {p: n for n, p in model.named_parameters()}
-        linears = _linear_layers(model)
-        textbook = {}
-        if style == "textbook" and linears:
-            for l, layer in enumerate(linears, 1):
-                textbook[layer.weight] = f"W{l}"
-                textbook[layer.bias] = f"b{l}"
-        for p, module_name in module_names.items():
-            if p in display:
-                continue
-            name = textbook.get(p, module_name)
-            display[p] = name
-            legend[name] = module_name
-    return display, legend
-
-
-def _linear_layers(model: Module) -> List[Linear]:
-    """The Linear layers of a Linear or a (nested) Sequential, first to last."""
-    if isinstance(model, Linear):
-        return [model]
-    out, stack = [], [model]
-    while stack:
-        m = stack.pop()
-        if isinstance(m, Linear):
-            out.append(m)
-        elif isinstance(m, Sequential):
-            stack.extend(reversed(m.layers))
-    return out
-
-
-def _tensor_names(tensors: List[Tensor], params: Dict[Tensor, str], root: Tensor) -> Dict[Tensor, str]:
-    """Names for every tensor of the graph: parameters as given; z1, a1, z2, ... for layer
-    outputs and their activations; x for the network input; L for the root; else .name or t1, t2."""
-    names: Dict[Tensor, str] = dict(params)
-    taken = set(names.values())
-    layer = 0
-    for t in tensors:  # inputs first, so layers are numbered in forward order
-        if t in names or t._op is None:
-            continue
-        parents = [p for p in t._parents or () if p is not None]
-        bias = [names.get(p, "") for p in parents if p in params]
-        if t._op == "linear" or (t._op == "add" and any(n.startswith("b") and n[1:].isdigit() for n in bias)):
-            layer += 1
-            for p in parents[:1] if layer == 1 else ():
-                if p._op is None and p not in names and not p.requires_grad:
-                    names[p] = p.name or "x"
-            names[t] = t.name or _fresh(f"z{layer}", taken)
-        elif t._op in ACTIVATION_OPS and parents and names.get(parents[0], "").startswith("z"):
-            names[t] = t.name or _fresh("a" + names[parents[0]][1:], taken)
-        taken.add(names.get(t, ""))
-    inputs = [t for t in tensors if t._op is None and not t.requires_grad and t not in names]
-    if len(inputs) == 1 and "x" not in taken and "x" not in names.values():
-        names[inputs[0]] = inputs[0].name or "x"
-    if root not in names:
-        names[root] = root.name or _fresh("L", taken)
-        taken.add(names[root])
-    k = 0
-    for t in tensors:
-        if t not in names:
-            if t.name:
-                names[t] = t.name
-            else:
-                k += 1
-                while f"t{k}" in taken:
-                    k += 1
-                names[t] = f"t{k}"
-            taken.add(names[t])
-    return names
-
-
-def _fresh(name: str, taken: set) -> str:
-    if name not in taken:
-        return name
-    k = 2
-    while f"{name}_{k}" in taken:
-        k += 1
-    return f"{name}_{k}"
 
 
 # ------------------------------------------------------------------ terms: what a template names
@@ -252,9 +53,8 @@ class Term:
     """
 
     def __init__(self, name: str, dims: Optional[Tuple], columns: bool = False, batch: Optional[int] = None,
-                 is_gradient: bool = False, is_seed: bool = False, transposed: bool = False):
-        self.name, self.dims, self.columns, self.batch = name, dims, columns, batch
-        self.is_gradient, self.is_seed, self.transposed = is_gradient, is_seed, transposed
+                 is_seed: bool = False):
+        self.name, self.dims, self.columns, self.batch, self.is_seed = name, dims, columns, batch, is_seed
 
     @property
     def shape(self) -> str:
@@ -263,7 +63,8 @@ class Term:
     def __format__(self, spec: str) -> str:
         return self.name if self.dims is None else f"{self.name} {self.shape}"
 
-    __str__ = lambda self: format(self, "")  # noqa: E731
+    def __str__(self) -> str:
+        return format(self, "")
 
     @property
     def T(self) -> "Term":
@@ -272,7 +73,7 @@ class Term:
         else:
             name = f"{self.name}.T"
         dims = None if self.dims is None else tuple(reversed(self.dims))
-        return Term(name, dims, self.columns, self.batch, self.is_gradient, False, not self.transposed)
+        return Term(name, dims, self.columns, self.batch)
 
     @property
     def summed_over_batch(self) -> str:
@@ -371,20 +172,7 @@ class Ledger:
     __str__ = render
 
 
-def _const_name(argname: str) -> str:
-    """A constant input (no Tensor) is shown by the op's parameter name; a loss's target as y."""
-    return "y" if argname == "target" else "const"
-
-
-def _op_function(name: str, extra: Mapping[str, Callable]) -> Optional[Callable]:
-    fn = extra.get(name)
-    if fn is None:
-        candidate = getattr(builtin_ops, name, None)
-        fn = candidate if inspect.isfunction(candidate) and candidate.__name__ == name else None
-    return fn
-
-
-def _templates(fn: Optional[Callable], n_inputs: int, columns: bool) -> Tuple[Optional[tuple], bool]:
+def _templates(fn: Optional[Callable], columns: bool) -> Tuple[Optional[tuple], bool]:
     """(templates or None, whether they are row templates used in column form)."""
     if fn is None:
         return None, False
@@ -397,16 +185,6 @@ def _templates(fn: Optional[Callable], n_inputs: int, columns: bool) -> Tuple[Op
         return rows, False       # elementwise: the row template reads the same in column form
     col = fn.column_formulas
     return (rows, True) if col is None else (col, False)
-
-
-def _param_names_of(fn: Optional[Callable], n: int) -> List[str]:
-    if fn is None:
-        return []
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return []
-    return [p.name for p in params[:n] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def _sum_text(axes: tuple, raw: tuple, shape: tuple, batch: Optional[int], columns: bool, batch_first: bool) -> str:
@@ -458,7 +236,7 @@ def explain(loss: Tensor, *, model: Optional[Module] = None, names=None, style: 
     visits, leaf_grads = walk(loss)
     params, legend = parameter_names(model, names, style)
     tensors = graph_tensors(loss)
-    tnames = _tensor_names(tensors, params, loss)
+    tnames = tensor_names(tensors, params, loss)
     plain = dict(tnames)  # Ledger.grads keys: W1, b1 (or module names) in either form
     if columns:
         tnames = {t: _textbook(n) for t, n in tnames.items()}
@@ -500,14 +278,13 @@ def explain(loss: Tensor, *, model: Optional[Module] = None, names=None, style: 
     grads_by_name: Dict[str, np.ndarray] = {}
     for k, visit in enumerate(visits, 1):
         node = visit.node
-        fn = _op_function(node._op, extra_ops)
-        templates, row_fallback = _templates(fn, len(node._parents), columns)
+        fn = op_function(node._op, extra_ops)
+        templates, row_fallback = _templates(fn, columns)
         col = columns and not row_fallback
-        argnames = _param_names_of(fn, len(node._parents))
-        consts = [_const_name(argnames[i] if i < len(argnames) else f"c{i}") for i in range(len(node._parents))]
+        argnames = input_names(fn, len(node._parents))
+        consts = [constant_name(argnames[i] if i < len(argnames) else f"c{i}") for i in range(len(node._parents))]
         inputs = [term(p, consts[i], col) for i, p in enumerate(node._parents)]
-        g = Term(grad_name(node, col), dims_of(node, col), col, batch, is_gradient=True,
-                 is_seed=node is loss)
+        g = Term(grad_name(node, col), dims_of(node, col), col, batch, is_seed=node is loss)
         fields = {name: t for name, t in zip(argnames, inputs)}
         fields.update(g=g, y=term(node, "y", col))
         incoming = f"{g}" + (" = 1" if node is loss else "")
@@ -522,9 +299,9 @@ def explain(loss: Tensor, *, model: Optional[Module] = None, names=None, style: 
                 try:
                     formula = template.format(*inputs, **fields)
                 except (KeyError, IndexError, AttributeError) as err:
+                    known = ", ".join(argnames) or "0, 1, ..."
                     raise ValueError(f"explain: op {node._op!r}'s formula template {template!r} names "
-                                     f"an unknown field ({err}); fields are g, y, {', '.join(argnames) or '0, 1, ...'}"
-                                     ) from None
+                                     f"an unknown field ({err}); fields are g, y, {known}") from None
             if e.summed_axes:
                 formula += _sum_text(e.summed_axes, e.raw_shape, e.parent.shape, batch, col, batch_first(node))
             p = e.parent
@@ -547,7 +324,7 @@ def explain(loss: Tensor, *, model: Optional[Module] = None, names=None, style: 
 
 def _header(loss, first: Row, tnames, legend, params, batch, columns) -> List[str]:
     b = f", B = {batch}" if batch is not None else ""
-    lines = [f"Backward pass of {first.text.split(' ', 2)[0]} = {loss._op}({', '.join(first.inputs)}), "
+    lines = [f"Backward pass of {first.output} = {loss._op}({', '.join(first.inputs)}), "
              f"op by op, last op first{b}"]
     if columns:
         lines = TEXTBOOK.splitlines() + lines
@@ -576,21 +353,6 @@ def _tag_textbook(rows: List[Row], loss: Tensor, loss_inputs: set) -> None:
                 s.tag = "BP1"
 
 
-def _mlp_parts(model: Module, cost: str) -> List[Linear]:
-    """The Linear layers of a sigmoid MLP that manual can recompute, or ValueError saying why."""
-    layers = model.layers if isinstance(model, Sequential) else [model]
-    kinds = ["L" if isinstance(m, Linear) else "s" if isinstance(m, Sigmoid) else type(m).__name__ for m in layers]
-    n = sum(k == "L" for k in kinds)
-    expected = ["L", "s"] * (n - 1) + ["L"] + (["s"] if cost == "quadratic" else [])
-    if kinds != expected:
-        want = "sigmoid outputs (MLP(..., output='sigmoid'))" if cost == "quadratic" else \
-            "raw logits (MLP(..., output=None))"
-        raise ValueError(f"check=True recomputes gradients with tinygrad_mnist.manual, which covers Linear "
-                         f"layers with sigmoid hidden activations and, for this loss, {want}; "
-                         f"got {model!r}")
-    return [m for m in layers if isinstance(m, Linear)]
-
-
 def _check(ledger: Ledger, loss: Tensor, model, tensors, tnames, leaf_grads, x, y) -> None:
     if model is None:
         raise ValueError("check=True needs model= (the network whose weights manual recomputes)")
@@ -598,7 +360,11 @@ def _check(ledger: Ledger, loss: Tensor, model, tensors, tnames, leaf_grads, x, 
     if cost is None:
         raise ValueError(f"check=True supports the losses quadratic_cost and softmax_cross_entropy, "
                          f"not {loss._op}")
-    linears = _mlp_parts(model, cost)
+    linears = mlp_linears(model, cost)
+    missing = [tnames.get(p, name) for name, p in model.named_parameters() if p not in leaf_grads]
+    if missing:
+        raise ValueError(f"check=True: the loss does not depend on the model's parameters {missing}; "
+                         f"was it computed by this model?")
     if x is None:
         inputs = [t for t in tensors if tnames.get(t) == "x"]
         if not inputs:

@@ -12,10 +12,10 @@ import shutil
 import subprocess
 from typing import Dict, List, Optional, Tuple, Union
 
-from .explain import _const_name, _op_function, _param_names_of, _tensor_names, graph_tensors, parameter_names, walk
 from .nn import Module
 from .ops import _fmt
 from .tensor import Tensor
+from .trace import constant_name, graph_tensors, input_names, op_function, parameter_names, tensor_names, walk
 
 PARAMETER_COLOR = "#cfe2ff"
 INPUT_COLOR = "#eeeeee"
@@ -27,7 +27,7 @@ def _analyse(tensor: Tensor, model: Optional[Module], names) -> Tuple[List[Tenso
     """(tensors inputs-first, display names, {parameter: label}, {(op node, input index): gradient text})."""
     params, legend = parameter_names(model, names, "textbook")
     tensors = graph_tensors(tensor)
-    tnames = _tensor_names(tensors, params, tensor)
+    tnames = tensor_names(tensors, params, tensor)
     labels = {p: (f"{n} = {legend[n]}" if legend.get(n, n) != n else n) for p, n in params.items()}
     grads = {}
     if tensor.requires_grad and not tensor.is_leaf:
@@ -43,8 +43,8 @@ def _analyse(tensor: Tensor, model: Optional[Module], names) -> Tuple[List[Tenso
 
 def _constant(node: Tensor, index: int) -> str:
     """How a non-Tensor input is shown: 'y (constant)' for a loss's target, else 'constant'."""
-    names = _param_names_of(_op_function(node._op, {}), len(node._parents))
-    name = _const_name(names[index]) if index < len(names) else "const"
+    names = input_names(op_function(node._op, {}), len(node._parents))
+    name = constant_name(names[index]) if index < len(names) else "const"
     return "y (constant)" if name == "y" else "constant"
 
 
@@ -63,12 +63,13 @@ def to_dot(tensor: Tensor, names=None, model: Optional[Module] = None, title: Op
     tensors, tnames, labels, grads = _analyse(tensor, model, names)
     ids = {t: f"n{i}" for i, t in enumerate(tensors)}
     lines = ["digraph backprop {", "  rankdir=BT;",
-             '  node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];']
+             '  graph [fontname="Helvetica"]; node [fontname="Helvetica", fontsize=10]; '
+             'edge [fontname="Helvetica", fontsize=9];']
     if title:
         lines.append(f"  labelloc=t; label={_quote(title)};")
     n_const = 0
     for t in tensors:
-        if t._op is None:
+        if t.is_leaf:
             kind = "parameter" if t in labels else ("input" if not t.requires_grad else "leaf")
             label = f"{labels.get(t, tnames[t])}\n{_fmt(t.shape)}"
             color = PARAMETER_COLOR if t.requires_grad else INPUT_COLOR
@@ -104,7 +105,7 @@ def to_text(tensor: Tensor, names=None, model: Optional[Module] = None) -> str:
     _, tnames, labels, grads = _analyse(tensor, model, names)
     lines: List[str] = []
     shown = set()
-    # explicit stack of (tensor or None for a constant, prefix for children, branch text, gradient text)
+    # explicit stack of (tensor, or the text shown for a constant; prefix of its children; its branch; its gradient)
     stack = [(tensor, "", "", "")]
     while stack:
         t, prefix, branch, grad = stack.pop()
@@ -112,11 +113,11 @@ def to_text(tensor: Tensor, names=None, model: Optional[Module] = None) -> str:
             lines.append(f"{branch}{t}")
             continue
         name = labels.get(t, tnames[t])
-        what = t._op or ("parameter" if t in labels else "input" if not t.requires_grad else "leaf")
-        text = f"{branch}{name} {_fmt(t.shape)}  {'= ' + what if t._op else '[' + what + ']'}"
+        what = (None if t.is_leaf else t._op) or ("parameter" if t in labels else "input" if not t.requires_grad else "leaf")
+        text = f"{branch}{name} {_fmt(t.shape)}  {'= ' + what if not t.is_leaf else '[' + what + ']'}"
         if grad:
             text += f"  <- {grad}"
-        if t._op is not None and t in shown:
+        if not t.is_leaf and t in shown:
             lines.append(text + "  (shown above)")
             continue
         lines.append(text)
@@ -125,8 +126,9 @@ def to_text(tensor: Tensor, names=None, model: Optional[Module] = None) -> str:
         children = []
         for i, p in enumerate(parents):
             last = i == len(parents) - 1
-            children.append((p if p is not None else _constant(t, i), prefix + ("    " if last else "│   "), prefix + ("└── " if last else "├── "),
-                             grads.get((t, i), "")))
+            child = p if p is not None else _constant(t, i)
+            indent, branch = ("    ", "└── ") if last else ("│   ", "├── ")
+            children.append((child, prefix + indent, prefix + branch, grads.get((t, i), "")))
         stack.extend(reversed(children))
     return "\n".join(lines) + "\n"
 

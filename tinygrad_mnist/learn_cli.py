@@ -13,6 +13,14 @@ from typing import Optional, TextIO
 
 import numpy as np
 
+from .data import load_bundled_sample
+from .diagnose import diagnose_function, load_backprop_function
+from .explain import explain
+from .graph import render, to_dot, to_text
+from .nn import MLP, load
+from .pictures import misclassified_grid, weights_grid
+from .tensor import Tensor
+
 PROG = "tinygrad-mnist"
 DEFAULT_SIZES = (784, 30, 10)
 LOSS_CHOICES = ("quadratic", "cross-entropy")
@@ -68,6 +76,9 @@ def add_commands(subparsers) -> None:
     _add_network_options(d, batch=4)
     d.add_argument("--convention", choices=("columns", "rows"), type=str, default="columns",
                    help="how your function holds the arrays (default: columns)")
+    d.add_argument("--reduction", choices=("mean", "sum"), type=str, default="mean",
+                   help="your gradients are of the mean cost over the batch (the engine's) or of the "
+                        "sum (B times larger) (default: mean)")
     d.set_defaults(func=cmd_diagnose)
 
     g = subparsers.add_parser(
@@ -118,7 +129,6 @@ def _digits_batch(sizes, batch: int, seed: int):
     if sizes[0] != 784 or sizes[-1] != 10:
         raise ValueError(f"--sizes must start with 784 (28x28 pixels) and end with 10 (digits) to run on "
                          f"MNIST, got {' '.join(map(str, sizes))}")
-    from .data import load_bundled_sample
     data = load_bundled_sample()
     if batch > len(data.X_train):
         raise ValueError(f"--batch {batch} is larger than the {len(data.X_train)} bundled training digits")
@@ -127,12 +137,10 @@ def _digits_batch(sizes, batch: int, seed: int):
 
 
 def _model(sizes, loss: str, seed: int):
-    from .nn import MLP
     return MLP(sizes, output="sigmoid" if loss == "quadratic" else None, seed=seed)
 
 
 def _loss(model, X, y, loss: str):
-    from .tensor import Tensor
     out = model(Tensor(X))
     return out.quadratic_cost(y) if loss == "quadratic" else out.softmax_cross_entropy(y)
 
@@ -142,7 +150,6 @@ def cmd_explain(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None
     """Print the shape ledger; with --check, exit 1 if any gradient disagrees with manual."""
     out, err = _streams(out, err)
     try:
-        from .explain import explain
         X, y = _digits_batch(args.sizes, args.batch, args.seed)
         model = _model(args.sizes, args.loss, args.seed)
         ledger = explain(_loss(model, X, y, args.loss), model=model, columns=args.columns, check=args.check,
@@ -162,11 +169,11 @@ def cmd_diagnose(args, out: Optional[TextIO] = None, err: Optional[TextIO] = Non
     """Run the learner's file and print the report: exit 0 when it matches, 1 when it differs."""
     out, err = _streams(out, err)
     try:
-        from .diagnose import diagnose_function, load_backprop_function
         fn = load_backprop_function(args.file)
         X, y = _digits_batch(args.sizes, args.batch, args.seed)
         model = _model(args.sizes, args.loss, args.seed)
-        report = diagnose_function(fn, model, X, y, loss=args.loss, convention=args.convention)
+        report = diagnose_function(fn, model, X, y, loss=args.loss, convention=args.convention,
+                                   reduction=args.reduction)
     except (ValueError, OSError) as e:
         return _fail(err, "diagnose", e)
     print(report.render(), file=out)
@@ -177,7 +184,6 @@ def cmd_graph(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) 
     """Render the graph of the MLP's loss to args.output (or a .dot file with instructions)."""
     out, err = _streams(out, err)
     try:
-        from .graph import render, to_dot, to_text
         _check_sizes(args.sizes)
         rng = np.random.default_rng(args.seed)
         X = rng.random((args.batch, args.sizes[0]), dtype=np.float32)
@@ -198,11 +204,8 @@ def cmd_show(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -
     """Draw a saved model's first-layer weights, or its misclassified bundled test digits."""
     out, err = _streams(out, err)
     try:
-        from .nn import load
-        from .pictures import misclassified_grid, weights_grid
         model = load(args.model)
         if args.misclassified:
-            from .data import load_bundled_sample
             data = load_bundled_sample()
             n = misclassified_grid(model, data.X_test, data.y_test, args.output, n=args.n)
             print(f"wrote {args.output}: {n} misclassified test digits", file=out)

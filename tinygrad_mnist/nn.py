@@ -109,7 +109,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 0 or x.shape[-1] != self.n_in:
-            raise ShapeError(f"{self!r} got input of shape {x.shape}; expected (B, {self.n_in}) "
+            raise ShapeError(f"{self!r} got input of shape {ops._fmt(x.shape)}; expected (B,{self.n_in}) "
                              f"(a batch of rows with {self.n_in} features each)")
         return Tensor.apply(ops.linear, x, self.weight, self.bias)
 

@@ -19,12 +19,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import IndexShapeError, ShapeError
 
 
 def _fmt(shape: tuple) -> str:
     """(1, 10) -> '(1,10)': the compact form every error message uses."""
     return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+def broadcast_message(name: str, sa: tuple, sb: tuple) -> str:
+    """Why shapes ``sa`` and ``sb`` do not broadcast, as op ``name``'s ShapeError says it.
+
+    Names the first axis pair (counted from the last axis) that breaks NumPy's rule, and
+    suggests the reshape when a 1-D operand matches the other's FIRST axis, e.g.
+    ``add: (2,3) + (2,): shapes do not broadcast: axis -1 has sizes 3 and 2; ...``.
+    """
+    i, m, n = 0, None, None
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        m, n = sa[-i], sb[-i]
+        if m != n and m != 1 and n != 1:
+            break
+    where = f"axis {-i} has sizes {m} and {n}" if m is not None else "they differ"
+    hint = ""
+    if len(sa) == 2 and len(sb) == 1 and sb[0] == sa[0] != sa[1]:
+        hint = f"; to pair b with the rows of a, use b[:, None] (shape ({sb[0]},1))"
+    elif len(sa) == 1 and len(sb) == 2 and sa[0] == sb[0] != sb[1]:
+        hint = f"; to pair a with the rows of b, use a[:, None] (shape ({sa[0]},1))"
+    return (f"{name}: {_fmt(sa)} {_SYMBOLS.get(name, 'and')} {_fmt(sb)}: shapes do not broadcast: "
+            f"{where}; aligned at the last axis, each pair of sizes must be equal or one of them 1{hint}")
 
 
 def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
@@ -156,6 +181,8 @@ relu.formulas = ("{g} * ({x.name} > 0) {x.shape}",)
 
 def astype(x, dtype):
     """y = x converted to ``dtype``. dL/dx = g converted back to x's dtype."""
+    if np.dtype(dtype).kind not in "biuf":
+        raise TypeError(f"astype: expected a numeric dtype (bool, int or float), got {np.dtype(dtype)}")
     return x.astype(dtype), (lambda g: g.astype(x.dtype),)
 astype.formulas = ("{g} cast back to the dtype of {x.name}",)
 
@@ -190,6 +217,10 @@ max.formulas = ("{g} routed to the maxima of {x}",)
 # ---------------------------------------------------------------- linear algebra
 def _matmul_hint(a_shape, b_shape):
     """Suggest the transposition that would make a 2-D product fit, or ''."""
+    if len(a_shape) == 1 and len(b_shape) == 2 and b_shape[1] == a_shape[0]:
+        return "; did you mean a @ b.T?"  # x (784,) @ W (30,784): the layer is x @ W.T
+    if len(a_shape) == 2 and len(b_shape) == 1 and a_shape[0] == b_shape[0]:
+        return "; did you mean a.T @ b?"
     if len(a_shape) != 2 or len(b_shape) != 2:
         return ""
     if a_shape[0] == b_shape[0]:
@@ -214,7 +245,11 @@ def matmul(a, b):
     if ka != kb:
         raise ShapeError(f"matmul: {_fmt(a.shape)} @ {_fmt(b.shape)}: inner dimensions {ka} and {kb} "
                          f"differ{_matmul_hint(a.shape, b.shape)}")
-    y = a @ b
+    try:
+        y = a @ b
+    except ValueError:  # inner sizes agree, so only the batch axes can disagree
+        raise ShapeError(f"matmul: {_fmt(a.shape)} @ {_fmt(b.shape)}: batch dimensions "
+                         f"{_fmt(a.shape[:-2])} and {_fmt(b.shape[:-2])} do not broadcast") from None
     if a.ndim == 2 and b.ndim == 2:  # the MLP case: no reshaping on the hot path
         if b.flags.f_contiguous and not b.flags.c_contiguous:
             # b is usually W.T, a transposed view. (g.T @ a).T lays the gradient out like W, so
@@ -281,9 +316,13 @@ def reshape(x, shape):
     """y = x viewed with a new ``shape``. dL/dx = g reshaped to x.shape."""
     try:
         y = x.reshape(shape)
-    except ValueError:
+    except ValueError as e:
+        dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        n = int(np.prod(dims))
+        why = (f"that holds {n} entries; a reshape keeps the number of entries" if -1 not in dims
+               else f"{e} (at most one -1, and the other sizes must divide {x.size})")
         raise ShapeError(f"reshape: cannot reshape {_fmt(x.shape)} ({x.size} entries) "
-                         f"to {shape}") from None
+                         f"to {_fmt(dims)}: {why}") from None
     return y, (lambda g: g.reshape(x.shape),)
 reshape.formulas = ("{g} reshaped to {x.shape}",)
 reshape.column_formulas = None
@@ -291,7 +330,11 @@ reshape.column_formulas = None
 
 def transpose(x, axes=None):
     """y = x with its axes permuted (reversed when ``axes`` is None). dL/dx = g with the inverse permutation."""
-    y = x.transpose(axes)
+    try:
+        y = x.transpose(axes)
+    except ValueError as e:
+        raise ShapeError(f"transpose: {_fmt(x.shape)} with axes {axes}: {e}; the axes must list "
+                         f"each of 0..{x.ndim - 1} once (or be omitted to reverse them)") from None
     # normalise negative axes first: argsort((-1, 0, 1)) is not the inverse of (2, 0, 1)
     inverse = None if axes is None else tuple(np.argsort([a % x.ndim for a in axes]))
     return y, (lambda g: g.transpose(inverse),)
@@ -306,12 +349,28 @@ def _is_basic(idx) -> bool:
                and not isinstance(i, bool) for i in items)
 
 
+def _index_text(idx) -> str:
+    """An index as written in code, arrays summarised: (0, slice(1, None)) -> '0, 1:'."""
+    def one(i):
+        if isinstance(i, slice):
+            text = ":".join("" if v is None else str(v) for v in (i.start, i.stop, i.step))
+            return text[:-1] if i.step is None else text
+        if isinstance(i, np.ndarray):
+            return f"<{i.dtype} array {_fmt(i.shape)}>"
+        return "..." if i is Ellipsis else repr(i)
+    return ", ".join(one(i) for i in idx) if isinstance(idx, tuple) else one(idx)
+
+
 def getitem(x, idx):
     """y = x[idx] for ints, slices and integer arrays. dL/dx = g scattered into zeros of x.shape.
 
     Integer-array indices may repeat an entry; ``np.add.at`` then adds every copy's gradient.
+    An index out of range raises IndexShapeError (a ShapeError and an IndexError).
     """
-    y = x[idx]
+    try:
+        y = x[idx]
+    except IndexError as e:
+        raise IndexShapeError(f"getitem: {_fmt(x.shape)}[{_index_text(idx)}]: {e}") from None
 
     def vjp(g):
         dx = np.zeros_like(x)
@@ -365,6 +424,20 @@ def _check_labels(op, a, labels):
                          f"got values from {labels.min()} to {labels.max()}")
 
 
+def _check_target(op, what, a, target, expected=""):
+    """A non-label target must be numeric and of the predictions' shape; float labels get a hint."""
+    if target.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: target has dtype {target.dtype}; expected integer class labels "
+                        f"or numbers (probabilities, one-hot rows)")
+    if target.shape != a.shape:
+        hint = f"; expected {expected}" if expected else ""
+        if a.ndim == 2 and target.shape == (a.shape[0],) and target.dtype.kind not in "iu":
+            hint += (f"; as class labels, a (B,) target must hold integers, not {target.dtype} "
+                     f"(use y.astype(np.int64))")
+        raise ShapeError(f"{op}: {what} {_fmt(a.shape)} and target {_fmt(target.shape)} differ in "
+                         f"shape{hint}")
+
+
 def _minus_target(op, a, target):
     """a - y, where integer labels stand for one-hot rows (indexed, no one-hot matrix built)."""
     if _is_labels(target):
@@ -372,8 +445,7 @@ def _minus_target(op, a, target):
         diff = a.copy()
         diff[np.arange(a.shape[0]), target] -= 1
         return diff
-    if target.shape != a.shape:
-        raise ShapeError(f"{op}: predictions {_fmt(a.shape)} and target {_fmt(target.shape)} differ in shape")
+    _check_target(op, "predictions", a, target)
     return a - target
 
 
@@ -403,9 +475,8 @@ def softmax_cross_entropy(logits, target):
             d *= g / B
             return d
         return np.asarray(loss, dtype=logits.dtype), (vjp, None)
-    if target.shape != logits.shape:
-        raise ShapeError(f"softmax_cross_entropy: logits {_fmt(logits.shape)} and target "
-                         f"{_fmt(target.shape)}: expected labels (B,) or probabilities (B,C)")
+    _check_target("softmax_cross_entropy", "logits", logits, target,
+                  "integer labels (B,) or probabilities (B,C)")
     loss = -(target * logp).sum() / B
     return np.asarray(loss, dtype=logits.dtype), (
         lambda g: (e / total * target.sum(axis=1, keepdims=True) - target) * (g / B),
@@ -448,9 +519,7 @@ def binary_cross_entropy(p, target):
     1e-12 for float64) so p = 0 or 1 gives a finite loss and gradient.
     dL/dp = (p - y) / (p (1 - p)) / N at the clipped p; dL/dy = (log(1-p) - log p) / N.
     """
-    if target.shape != p.shape:
-        raise ShapeError(f"binary_cross_entropy: probabilities {_fmt(p.shape)} and target "
-                         f"{_fmt(target.shape)} differ in shape")
+    _check_target("binary_cross_entropy", "probabilities", p, target)
     eps = 1e-7 if p.dtype.itemsize <= 4 else 1e-12
     pc = np.clip(p, eps, 1.0 - eps)
     y = target.astype(p.dtype, copy=False)

@@ -102,8 +102,9 @@ def misclassified_grid(model: Module, X, y, path: PathLike, n: int = 25, cols: O
                 ax.set_title(f"pred {pred[i]} / true {y[i]}", fontsize=7, color="firebrick")
         if not len(shown):
             axes.flat[0].text(0.5, 0.5, f"no misclassified digits\namong {len(X)}", ha="center", va="center")
-        fig.suptitle(title or f"{len(wrong)} of {len(X)} digits misclassified ({100 * len(wrong) / max(len(X), 1):.1f}%); "
-                              f"first {len(shown)} shown", fontsize=10)
+        rate = 100 * len(wrong) / max(len(X), 1)
+        fig.suptitle(title or f"{len(wrong)} of {len(X)} digits misclassified ({rate:.1f}%); first {len(shown)} shown",
+                     fontsize=10)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
     finally:

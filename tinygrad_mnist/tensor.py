@@ -55,7 +55,18 @@ def is_grad_enabled() -> bool:
 
 
 class AnomalyError(FloatingPointError):
-    """Raised inside ``detect_anomaly`` by the first op whose output or gradient is not finite."""
+    """Raised inside ``detect_anomaly`` by the first op whose output or gradient is not finite.
+
+    Besides the message: ``op`` (the op's name), ``phase`` ("forward" or "backward"), ``what``
+    (the message without the place) and ``site`` ('file:line in function' of the call).
+    """
+
+    def __init__(self, op: str, phase: str, what: str, site: str):
+        super().__init__(f"{what}; the op was called at {site}")
+        self.op, self.phase, self.what, self.site = op, phase, what, site
+
+    def __reduce__(self):  # rebuild from the fields, not the formatted message
+        return (type(self), (self.op, self.phase, self.what, self.site))
 
 
 class detect_anomaly(contextlib.ContextDecorator):
@@ -93,6 +104,13 @@ def _user_site() -> str:
     if frame is None:
         return "an unknown place"
     return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def _describe(a) -> str:
+    """'float32 (10,784)' for an array, the type's name for anything else."""
+    if isinstance(a, (np.ndarray, np.generic)):
+        return f"{a.dtype} {_fmt(a.shape)}"
+    return type(a).__name__
 
 
 def _bad_values(a) -> Optional[str]:
@@ -188,8 +206,16 @@ class Tensor:
             if isinstance(e, ShapeError) or str(e).startswith(name + ":"):
                 raise  # the op's own check already names it
             # NumPy's own errors ("operands could not be broadcast...") do not name our op
-            shapes = " and ".join(_fmt(np.shape(a)) for a in arrays)
-            raise ShapeError(f"{name}: {shapes}: {e}") from e
+            shapes = [np.shape(a) for a in arrays]
+            if len(shapes) == 2 and "could not be broadcast" in str(e):
+                raise ShapeError(ops.broadcast_message(name, *shapes)) from e
+            raise ShapeError(f"{name}: {' and '.join(map(_fmt, shapes))}: {e}") from e
+        except TypeError as e:
+            if str(e).startswith(name + ":"):
+                raise
+            # e.g. a string constant: "ufunc 'add' did not contain a loop..." names no op
+            kinds = " and ".join(_describe(a) for a in arrays)
+            raise TypeError(f"{name}: {kinds}: {e}") from e
         if type(result) is not tuple or len(result) != 2:
             raise TypeError(f"{name}: an op must return (output, vjps), got {type(result).__name__}")
         out, vjps = result
@@ -202,8 +228,8 @@ class Tensor:
             bad = _bad_values(t.data)
             if bad:
                 shapes = ", ".join(_fmt(np.shape(a)) for a in arrays)
-                raise AnomalyError(f"{name}: forward output {_fmt(t.data.shape)} contains {bad} "
-                                   f"(inputs {shapes}); the op was called at {t._site}")
+                raise AnomalyError(name, "forward", f"{name}: forward output {_fmt(t.data.shape)} "
+                                   f"contains {bad} (inputs {shapes})", t._site)
         t._op = name
         if record and _grad_enabled:
             if type(vjps) is not tuple or len(vjps) != len(inputs):
@@ -270,9 +296,10 @@ class Tensor:
                     bad = _bad_values(r)
                     if bad:
                         i = node._parents.index(parent)
-                        raise AnomalyError(f"{node._op}: backward gave a gradient with {bad} for input {i} "
-                                           f"{_fmt(parent.data.shape)}; the op was called at "
-                                           f"{node._site or 'a place not recorded (created outside detect_anomaly)'}")
+                        raise AnomalyError(node._op, "backward", f"{node._op}: backward gave a gradient "
+                                           f"with {bad} for input {i} {_fmt(parent.data.shape)}",
+                                           node._site or "a place not recorded (created outside "
+                                           "detect_anomaly)")
                 pdata = parent.data
                 if type(r) is not np.ndarray:
                     r = np.asarray(r)
@@ -426,9 +453,13 @@ class Tensor:
 
     def mean(self, axis=None, keepdims: bool = False) -> "Tensor":
         """Mean over ``axis``: the sum times 1/n (two recorded ops)."""
+        try:
+            total = self.sum(axis=axis, keepdims=keepdims)  # first: it checks the axis
+        except ShapeError as e:
+            raise ShapeError("mean: " + str(e).partition(": ")[2]) from None
         axes = range(self.ndim) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
         n = int(np.prod([self.shape[a] for a in axes])) if self.ndim else 1
-        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / max(n, 1))
+        return total * (1.0 / max(n, 1))
 
     def max(self, axis=None, keepdims: bool = False) -> "Tensor":
         """Largest entry over ``axis``; the gradient goes to the maxima (split among ties)."""

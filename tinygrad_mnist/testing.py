@@ -2,11 +2,12 @@
 and values, always including the shapes that hide bugs, plus reusable strategies (``arrays``,
 ``broadcastable_shapes``, ``mlp_sizes``, ``named_shapes``) for your own tests.
 
-Needs hypothesis (``pip install tinygrad_mnist[dev]``); the rest of the package does not.
+Needs hypothesis (``pip install tinygrad_mnist[testing]``); the rest of the package does not.
 Leaves out: the finite differences themselves (``gradcheck``).
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -16,8 +17,8 @@ try:
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError:  # pragma: no cover - depends on the environment
-    raise ImportError("tinygrad_mnist.testing needs hypothesis: pip install tinygrad_mnist[dev] "
-                      "or pip install hypothesis") from None
+    raise ImportError("tinygrad_mnist.testing needs hypothesis: pip install tinygrad_mnist[testing] "
+                      "(or tinygrad_mnist[dev]) or pip install hypothesis") from None
 
 from .errors import GradcheckError, ShapeError
 from .gradcheck import gradcheck
@@ -82,9 +83,9 @@ def named_shapes(*specs: Tuple[Dim, ...], max_side: int = 5) -> st.SearchStrateg
     names = _names(specs)
     k = len(names)
     size = st.integers(1, max_side)
-    patterns = [st.just([1] * k), size.map(lambda n: [n] * k),
-                st.permutations(range(2, 2 + k)).map(list) if k <= max_side - 1 else st.lists(size, min_size=k, max_size=k),
-                st.lists(size, min_size=k, max_size=k)]
+    anything = st.lists(size, min_size=k, max_size=k)
+    distinct = st.permutations(range(2, 2 + k)).map(list) if k <= max_side - 1 else anything
+    patterns = [st.just([1] * k), size.map(lambda n: [n] * k), distinct, anything]
     return st.one_of(*patterns).map(lambda values: tuple(_resolve(specs, dict(zip(names, values)))))
 
 
@@ -228,7 +229,7 @@ def check_op(op: Callable, *shapes: ShapeSpec, kwargs: Optional[dict] = None, lo
 
 
 def _argnames(op: Callable, n: int) -> List[str]:
-    import inspect
+    """Names for the op's first n inputs in messages: its parameter names, else input0, input1, ..."""
     try:
         params = [p.name for p in inspect.signature(op).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]

@@ -1,0 +1,146 @@
+"""The learning commands (explain, diagnose, graph, show), called in-process through a parser
+built by learn_cli.add_commands: output, files written, exit codes, one-line errors."""
+import argparse
+import io
+import shutil
+import textwrap
+
+import pytest
+
+from tinygrad_mnist import learn_cli
+from tinygrad_mnist.nn import MLP
+
+
+def run(*argv):
+    parser = argparse.ArgumentParser(prog="tinygrad-mnist")
+    learn_cli.add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    out, err = io.StringIO(), io.StringIO()
+    status = args.func(args, out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+CORRECT = """
+import numpy as np
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+def backprop(weights, biases, x, y):
+    zs, activations = [], [x]
+    for w, b in zip(weights, biases):
+        zs.append(np.dot(w, activations[-1]) + b)
+        activations.append(sigmoid(zs[-1]))
+    delta = (activations[-1] - y) * activations[-1] * (1 - activations[-1]) / x.shape[1]
+    nabla_w, nabla_b = [None] * len(weights), [None] * len(weights)
+    for l in range(len(weights) - 1, -1, -1):
+        nabla_w[l] = np.dot(delta, activations[l].T)
+        nabla_b[l] = delta.sum(axis=1, keepdims=True)
+        if l:
+            delta = np.dot(weights[l].T, delta) * activations[l] * (1 - activations[l])
+    return nabla_w, nabla_b
+"""
+
+
+def test_explain_textbook_columns_with_check_agrees_on_every_line():
+    status, out, err = run("explain", "--sizes", "784", "30", "10", "--batch", "1", "--columns", "--check")
+    assert status == 0 and err == ""
+    assert "BP1  delta^L = (a^L - y) * s'(z^L)" in out
+    checked = [line for line in out.splitlines() if "manual: max|diff|" in line]
+    assert len(checked) == 4 and all(line.rstrip().endswith("agrees") for line in checked)
+    assert any("dC/dW^1 (30,784) = delta^1 (30,B) x^T (B,784)" in line for line in checked)
+    assert any("dC/dW^2 (10,30) = delta^2 (10,B) (a^1)^T (B,30)" in line for line in checked)
+    assert out.rstrip().endswith("every parameter gradient agrees with manual")
+
+
+def test_explain_rows_cross_entropy_and_module_names():
+    status, out, _ = run("explain", "--batch", "3", "--loss", "cross-entropy", "--module-names")
+    assert status == 0
+    assert "dL/dz2 (B,10) = (softmax(z2) - y) (B,10) / B" in out
+    assert "dL/dlayers.0.bias (30,) = dL/dz1 (B,30) summed over axis 0 [undoes broadcasting, B=3]" in out
+
+
+def test_explain_bad_sizes_is_one_line_and_status_2():
+    status, out, err = run("explain", "--sizes", "100", "10")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("tinygrad-mnist explain: error: --sizes must start with 784")
+
+
+def test_bad_argument_values_are_argparse_errors():
+    with pytest.raises(SystemExit) as info:
+        run("explain", "--batch", "0")
+    assert info.value.code == 2
+
+
+def test_diagnose_a_correct_file_and_nielsens_per_sample_code(tmp_path):
+    good = tmp_path / "good.py"
+    good.write_text(CORRECT)
+    status, out, _ = run("diagnose", str(good))
+    assert status == 0 and "match the engine's" in out
+    nielsen = tmp_path / "nielsen.py"   # his per-sample code, fed a batch: no sum, no 1/B
+    nielsen.write_text(CORRECT.replace(" / x.shape[1]", "").replace("delta.sum(axis=1, keepdims=True)", "delta"))
+    status, out, _ = run("diagnose", str(nielsen), "--batch", "5")
+    assert status == 1
+    assert "bias gradient not summed over the batch (db1, db2)" in out and "missing 1/B" in out
+
+
+def test_diagnose_rows_convention(tmp_path):
+    rows = tmp_path / "rows.py"
+    rows.write_text(textwrap.dedent("""
+        import numpy as np
+        def backprop(weights, biases, x, y):
+            a1 = 1 / (1 + np.exp(-(x @ weights[0] + biases[0])))
+            a2 = 1 / (1 + np.exp(-(a1 @ weights[1] + biases[1])))
+            d2 = (a2 - y) * a2 * (1 - a2) / len(x)
+            d1 = (d2 @ weights[1].T) * a1 * (1 - a1)
+            return [d1.T @ x, d2.T @ a1], [d1.sum(0), d2.sum(0)]     # delta.T @ a: transposed
+    """))
+    status, out, _ = run("diagnose", str(rows), "--convention", "rows")
+    assert status == 1 and "likely cause: transposed gradient (dW1, dW2)" in out
+
+
+def test_diagnose_missing_or_broken_file_is_status_2(tmp_path):
+    status, _, err = run("diagnose", str(tmp_path / "missing.py"))
+    assert status == 2 and "missing.py: No such file" in err
+    broken = tmp_path / "broken.py"
+    broken.write_text("def backprop(:\n")
+    status, _, err = run("diagnose", str(broken))
+    assert status == 2 and "syntax error" in err and err.count("\n") == 1
+
+
+def test_graph_writes_a_dot_file_and_the_text_tree(tmp_path):
+    status, out, _ = run("graph", "--sizes", "784", "30", "10", "-o", str(tmp_path / "net.dot"), "--text")
+    assert status == 0 and out.splitlines()[0] == "L ()  = quadratic_cost"
+    assert (tmp_path / "net.dot").read_text().startswith("digraph")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (apt-get install graphviz)")
+def test_graph_renders_svg_with_dot(tmp_path):
+    status, out, _ = run("graph", "--sizes", "784", "30", "10", "-o", str(tmp_path / "net.svg"))
+    assert status == 0 and out.strip() == f"wrote {tmp_path / 'net.svg'}"
+    assert "layers.0.weight" in (tmp_path / "net.svg").read_text()
+
+
+def test_graph_without_dot_says_how_to_render(tmp_path, monkeypatch):
+    from tinygrad_mnist import graph
+    monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+    status, out, _ = run("graph", "-o", str(tmp_path / "net.svg"))
+    assert status == 0 and "install graphviz" in out and (tmp_path / "net.dot").exists()
+
+
+def test_show_weights_and_misclassified(tmp_path):
+    pytest.importorskip("matplotlib", reason="show needs matplotlib (tinygrad_mnist[plot])")
+    model = tmp_path / "model.npz"
+    MLP([784, 16, 10], seed=0).save(model)
+    status, out, _ = run("show", str(model), "-o", str(tmp_path / "w.png"))
+    assert status == 0 and out.strip() == f"wrote {tmp_path / 'w.png'}: 16 hidden units"
+    status, out, _ = run("show", str(model), "-o", str(tmp_path / "m.png"), "--misclassified", "-n", "8")
+    assert status == 0 and "8 misclassified test digits" in out and (tmp_path / "m.png").exists()
+
+
+def test_show_bad_model_is_status_2(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    status, _, err = run("show", str(bad), "-o", str(tmp_path / "w.png"))
+    assert status == 2 and err.startswith("tinygrad-mnist show: error:") and err.count("\n") == 1
+    assert not (tmp_path / "w.png").exists()
