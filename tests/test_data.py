@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_mnist.data import (BundledSampleWarning, Dataset, DataError, batches, cache_root,
-                                 dataset_dir, find_idx_files, load_bundled_sample, load_dataset,
-                                 load_dir, load_file, load_idx_pair, load_mnist, load_path,
-                                 one_hot, read_idx, read_kaggle_csv, read_mnist_pickle,
-                                 standardize, write_idx)
+from tinygrad_mnist.data import (BundledSampleWarning, Dataset, DataError, RestrictedUnpickler,
+                                 batches, cache_root, dataset_dir, find_idx_files,
+                                 load_bundled_sample, load_dataset, load_dir, load_file,
+                                 load_idx_pair, load_mnist, load_path, one_hot, read_idx,
+                                 read_kaggle_csv, read_mnist_pickle, standardize, write_idx)
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -153,17 +153,28 @@ def test_single_idx_file_asks_for_its_directory(tmp_path):
 
 
 # ----------------------------------------------------------------------- Nielsen's pickle
-@pytest.mark.parametrize("protocol", [2, 4, 5])
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
 def test_pickle_round_trip(tmp_path, protocol):
-    splits = nielsen_splits()
+    splits = nielsen_splits(sizes=(7, 0, 4))  # an empty split too
     path = tmp_path / "mnist.pkl.gz"
     with gzip.open(path, "wb") as f:
         pickle.dump(splits, f, protocol=protocol)
     got = read_mnist_pickle(path)
     for (X, y), (Xg, yg) in zip(splits, got):
-        assert Xg.dtype == np.float32 and yg.dtype == np.int64
+        assert Xg.dtype == np.float32 and yg.dtype == np.int64 and Xg.flags.writeable
         np.testing.assert_array_equal(Xg, X)
         np.testing.assert_array_equal(yg, y)
+
+
+def test_pickle_rebuilds_byte_order_memory_order_and_scalars(tmp_path):
+    objs = (np.arange(6, dtype=">f4").reshape(2, 3), np.asfortranarray(np.ones((2, 3))),
+            np.float64(2.5), np.uint8(7), [np.array([True, False])])
+    for protocol in (2, 5):
+        got = RestrictedUnpickler(io.BytesIO(pickle.dumps(objs, protocol=protocol)), "t").load()
+        for want, have in zip(objs, got):
+            np.testing.assert_array_equal(have, want)
+            assert np.asarray(have).dtype == np.asarray(want).dtype
+        assert got[1].flags.f_contiguous and isinstance(got[4], list)
 
 
 def test_python2_pickle_needs_and_gets_latin1(tmp_path):
@@ -355,7 +366,7 @@ def test_fashion_mnist_full_size():
 # ------------------------------------------------------------------------------- helpers
 def test_standardize_uses_train_statistics_and_survives_constant_features():
     rng = np.random.default_rng(6)
-    X_train = rng.random((50, 4), dtype=np.float32) * np.float32([1, 2, 3, 0])  # last column constant 0
+    X_train = rng.random((50, 4), dtype=np.float32) * np.float32([1, 2, 3, 0])  # last: constant
     X_test = rng.random((7, 4), dtype=np.float32)
     S_train, S_test = standardize(X_train, X_test)
     assert S_train.dtype == np.float32 and S_test.shape == (7, 4)

@@ -5,8 +5,11 @@ import gzip
 import os
 import pickle
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,7 +187,8 @@ def row(label="5", pixels=None):
     (row(pixels=["0"] * 783), "line 3: expected 785 columns, got 784"),
     (row(pixels=["0"] * 785), "line 3: expected 785 columns, got 786"),
     (row(pixels=["0"] * 9 + ["abc"] + ["0"] * 774), r"line 3, column 11 \(pixel9\): 'abc' is not"),
-    (row(pixels=["0"] * 783 + ["256"]), r"line 3, column 785 \(pixel783\): 256 is outside 0\.\.255"),
+    (row(pixels=["0"] * 783 + ["256"]),
+     r"line 3, column 785 \(pixel783\): 256 is outside 0\.\.255"),
     (row(pixels=["-1"] + ["0"] * 783), r"line 3, column 2 \(pixel0\): -1 is outside 0\.\.255"),
     (row(pixels=["0.5"] + ["0"] * 783), r"line 3, column 2 \(pixel0\): '0.5' is not an integer"),
     (row(label="10"), r"line 3, column 1 \(label\): 10 is outside 0\.\.9"),
@@ -255,6 +259,50 @@ def test_pickle_abusing_allowed_globals_is_refused(tmp_path):
             b"J\x00\xe4\x0bT\x85U\x01b\x87R.")
     raises_naming(write(tmp_path / "b.pkl", huge), r"only _reconstruct\(ndarray, \(0,\)",
                   read_mnist_pickle)
+    direct = b"\x80\x02cnumpy\nndarray\nJ\x00\xe4\x0bT\x85\x85R."  # ndarray((1410065408,))
+    peak = peak_bytes(lambda: raises_naming(write(tmp_path / "c.pkl", direct),
+                                            r"calls numpy.ndarray\(...\) directly",
+                                            read_mnist_pickle))
+    assert peak < 50 * MB
+    memo = b"\x80\x02K\x01r\x00\x00\x00\x40."  # LONG_BINPUT at index 2**30
+    start = time.perf_counter()
+    with pytest.raises(DataError):
+        read_mnist_pickle(write(tmp_path / "d.pkl", memo))
+    assert time.perf_counter() - start < 2.0
+
+
+def test_pickle_cannot_set_attributes_on_anything_but_arrays(tmp_path):
+    # BUILD with a (dict, slots) state on the ndarray stand-in would setattr on a class
+    build = b"\x80\x02cnumpy\nndarray\nN}U\x07__new__K\x01s\x86b."
+    raises_naming(write(tmp_path / "a.pkl", build), "only arrays and dtypes", read_mnist_pickle)
+
+
+def test_pickle_with_non_numeric_or_inconsistent_arrays(tmp_path):
+    for bad, match in ((np.array([object()], dtype=object), "dtype 'O8'"),
+                       (np.array(["text"]), "dtype 'U4'"),
+                       (np.zeros(2, dtype=[("a", "f4")]), "dtype 'V4'")):
+        raises_naming(write(tmp_path / "a.pkl", pickle.dumps(bad)), match, read_mnist_pickle)
+    blob = pickle.dumps(np.arange(4, dtype=np.int32), protocol=2)
+    shape = b"K\x04\x85"  # the shape tuple (4,)
+    assert blob.count(shape) == 1
+    raises_naming(write(tmp_path / "b.pkl", blob.replace(shape, b"K\x05\x85")),
+                  r"shape \(5,\) and dtype int32 needs 20 bytes, pickle holds 16",
+                  read_mnist_pickle)
+
+
+def test_dtype_state_that_crashes_numpy_is_refused(tmp_path):
+    # numpy 2.4's own dtype.__setstate__ segfaults on this 6-item state (found by fuzzing;
+    # numpy/numpy#30476).  The reader never hands pickle data to numpy's unpickling code.
+    blob = (b"\x80\x02cnumpy\ndtype\nU\x02i8K\x00K\x01\x87R"
+            b"(K\x03U\x01<NJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb.")
+    path = write(tmp_path / "crash.pkl", blob)
+    code = ("import sys; from tinygrad_mnist.data import read_mnist_pickle, DataError\n"
+            "try: read_mnist_pickle(sys.argv[1])\n"
+            "except DataError as e: print(e)")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "unexpected state" in done.stdout and str(path) in done.stdout
 
 
 @pytest.mark.parametrize("obj, match", [

@@ -103,8 +103,9 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(ENV_HOME, "")
     root = Path(env or DEFAULT_HOME).expanduser()
     if not root.is_absolute():
-        raise DataError(f"${ENV_HOME}={env!r} is a relative path; set it to an absolute path (or "
-                        "one starting with ~) so the cache does not depend on the current directory")
+        raise DataError(f"${ENV_HOME}={env!r} is a relative path; set it to an absolute path "
+                        "(or one starting with ~) so the cache does not depend on the current "
+                        "directory")
     return root
 
 

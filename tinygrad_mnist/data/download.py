@@ -120,7 +120,7 @@ def download(dataset: str = "mnist", cache_dir: str | os.PathLike | None = None,
     and their published checksums), in order: skip it if already there with the right md5;
     else try each base URL in ``mirrors`` (default: the data set's public mirrors) until one
     delivers the whole file with the right md5.  Writes are atomic: a failure leaves no
-    partial file and keeps any previous file.  ``progress(filename, done, total_or_None)`` is
+    partial file, keeps any previous file, and removes cache folders made for nothing.  ``progress(filename, done, total_or_None)`` is
     called per chunk (not for skipped files); ``timeout`` is per network operation, seconds.
 
     Returns the paths of the files, in ``files`` order.  Raises DownloadError (a DataError)
@@ -135,6 +135,7 @@ def download(dataset: str = "mnist", cache_dir: str | os.PathLike | None = None,
         if not name or os.path.basename(name) != name or name in (".", ".."):
             raise ValueError(f"download: file names must be plain names, got {name!r}")
     target = dataset_dir(dataset, cache_dir)
+    new_dirs = [d for d in (target, *target.parents) if not d.exists()]  # deepest first
     target.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, md5 in table.items():
@@ -151,5 +152,16 @@ def download(dataset: str = "mnist", cache_dir: str | os.PathLike | None = None,
             except _TransferFailed as e:
                 attempts.append((url, str(e)))
         else:
+            _remove_empty(new_dirs)
             raise DownloadError(name, attempts)
     return paths
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Undo the mkdir of a download that fetched nothing: remove these, deepest first, while
+    they are empty."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:  # not empty (an earlier file landed) or not ours to remove
+            return

@@ -84,7 +84,8 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     with _open_binary(path) as (stream, gzipped):
         head = bytes(_read_upto(stream, 4))
         if len(head) < 4:
-            raise DataError(f"{name}: {len(head)} bytes, too short for an IDX header (4 magic bytes)")
+            raise DataError(f"{name}: {len(head)} bytes, too short for an IDX header "
+                            "(4 magic bytes)")
         if head[:2] != b"\0\0" or head[2] not in _IDX_DTYPES or head[3] == 0:
             hint = "" if gzipped else " (not gzip-compressed either)"
             raise DataError(
