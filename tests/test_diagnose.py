@@ -128,6 +128,17 @@ def test_missing_one_over_B(problem):
     assert "B=4 times" in str(report)
 
 
+def test_a_summed_cost_is_fine_when_declared(problem):
+    def backprop(weights, biases, x, y):
+        nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
+        n = x.shape[1]
+        return [nw * n for nw in nabla_w], [nb * n for nb in nabla_b]
+    x, y = problem
+    assert diagnose_function(backprop, quadratic_model(), x, y, reduction="sum").ok
+    report = diagnose_function(backprop_correct, quadratic_model(), x, y, reduction="sum")
+    assert report.causes == ["extra_1_over_B"]
+
+
 def test_extra_one_over_B(problem):
     def backprop(weights, biases, x, y):
         nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
@@ -269,11 +280,34 @@ def test_unknown_bug_reports_the_first_differing_entry(problem):
     assert report.first_difference.startswith("dW2[2,3]: ") and "1 of 15 entries" in report.first_difference
 
 
+def test_a_half_finished_backprop_is_reported(problem):
+    def backprop(weights, biases, x, y):
+        return [None, np.zeros((3, 5))], [np.zeros((5, 1)), "oops"]
+    report = run(backprop, problem)
+    assert report.causes == ["wrong_return_value"] and "nabla_w[0]" in report.summary
+    report = run(lambda w, b, x, y: ([np.zeros((5, 7)), "x"], [np.zeros(5), np.zeros(3)]), problem)
+    assert report.causes == ["wrong_return_value"] and "numeric" in report.summary
+
+
 def test_a_crash_is_reported_with_the_learners_line(problem):
     def backprop(weights, biases, x, y):
         return undefined_name  # noqa: F821
     report = run(backprop, problem)
     assert report.causes == ["exception"] and "NameError" in str(report) and "line" in report.summary
+
+
+def test_the_unplanted_copy_is_the_textbook_backprop(problem):
+    from tinygrad_mnist import manual
+    from tinygrad_mnist.bugs import Plant, planted_backprop, plants
+    x, y = problem
+    rng = np.random.default_rng(0)
+    weights, biases = manual.init_params(SIZES, rng)
+    for cost in ("quadratic", "cross_entropy"):
+        nw, nb, _ = planted_backprop(weights, biases, x.T, manual.one_hot(y, 3).T, cost, Plant())
+        ew, eb = manual.backprop_columns(weights, biases, x.T, y, cost)
+        for a, e in zip(nw + nb, ew + [g[:, 0] for g in eb]):
+            np.testing.assert_allclose(a, e, rtol=1e-12)
+        assert plants(cost)[0] == Plant() and len({p.key for p in plants(cost)}) == len(plants(cost))
 
 
 # ---------------------------------------------------------------- the file form

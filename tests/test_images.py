@@ -3,6 +3,7 @@ files), PGM P2/P5, .npy digits, and load_digit's scaling, shape checks and inver
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -140,6 +141,10 @@ def test_pgm_16_bit_p5():
     (b"P2\n2 1\n10\n3 11\n", "exceeds its maxval 10"),
     (b"P2\n2 1\n10\n3\n", "holds 1 pixel values"),
     (b"P5\n0 1\n255\n", "non-empty"),
+    (b"P2\n2 1\n255\n-1 3\n", "pixel value -1 is negative"),  # would wrap to 255 as uint8
+    (b"P2\n2 1\n255\n99999999999999999999999 3\n", "99999999999999999999999 exceeds its maxval 255"),
+    (b"P5\n99999999999999999999 1\n255\n", "at most 16777216 pixels"),
+    (b"P2\n2 1\n99999999999999999999999\n1 1\n", "maxval 1..65535"),
 ])
 def test_pgm_errors(data, match):
     with pytest.raises(ImageError, match=match):
@@ -192,6 +197,36 @@ def test_load_digit_errors(tmp_path, write, match):
     write(path)
     with pytest.raises(ImageError, match=match):
         load_digit(path)
+
+
+def _npy_header(text: bytes) -> bytes:
+    body = text.ljust(118) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
+
+
+@pytest.mark.parametrize("blob, match", [
+    # a header claiming 10**12 pixels: refused by the file's size, nothing allocated
+    (_npy_header(b"{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }") + bytes(16),
+     "mmap length is greater than file size"),
+    (_npy_header(b"{'descr': '<f4', 'fortran_order': False, 'shape': (28, 28), }") + bytes(16), "greater than file size"),
+    # a garbled header makes NumPy's parser raise tokenize.TokenError, not ValueError
+    (_npy_header(b"{\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (28, 28), }")
+     + bytes(784), "not a readable .npy"),
+    (_npy_header(b"[" * 50 + b"]" * 50), "not a readable .npy"),
+])
+def test_hostile_npy_headers(tmp_path, blob, match):
+    path = tmp_path / "digit.npy"
+    path.write_bytes(blob)
+    with pytest.raises(ImageError, match=match):
+        load_digit(path)
+
+
+def test_load_digit_refuses_pipes_instead_of_hanging(tmp_path):
+    os.mkfifo(tmp_path / "digit.png")
+    with pytest.raises(ImageError, match="not a regular file"):
+        load_digit(tmp_path / "digit.png")  # opening a pipe would block until a writer came
+    with pytest.raises(IsADirectoryError):
+        load_digit(tmp_path)
 
 
 def test_load_digit_missing_file_is_an_oserror(tmp_path):

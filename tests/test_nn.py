@@ -2,8 +2,13 @@
 against hand-computed updates, save/load round trips and every kind of broken model file."""
 from __future__ import annotations
 
+import functools
+import io
 import json
 import os
+import stat
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
@@ -12,6 +17,8 @@ from tinygrad_mnist import nn
 from tinygrad_mnist.nn import INITS, MLP, Linear, ModelFileError, Sequential, Sigmoid
 from tinygrad_mnist.optim import SGD, Adam
 from tinygrad_mnist.tensor import Tensor
+
+MB = 1 << 20
 
 
 # ------------------------------------------------------------------ shapes
@@ -281,3 +288,200 @@ def test_load_rejects_a_file_that_is_not_npz(tmp_path):
 def test_load_missing_file_is_an_oserror(tmp_path):
     with pytest.raises(FileNotFoundError):
         nn.load(tmp_path / "nope.npz")
+
+
+# ------------------------------------------------------------------ hostile model files
+def _npy_bytes(array=None, header=None, data=b"") -> bytes:
+    """A .npy entry: np.save's bytes, or a hand-written header dict followed by ``data``."""
+    buf = io.BytesIO()
+    if header is None:
+        np.save(buf, array, allow_pickle=True)
+    else:
+        np.lib.format.write_array_header_1_0(buf, header)
+        buf.write(data)
+    return buf.getvalue()
+
+
+def _zip(path, entries: dict, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for name, blob in entries.items():
+            zf.writestr(name, blob)
+    return path
+
+
+def _arch(config) -> bytes:
+    return _npy_bytes(np.array(config if isinstance(config, str) else json.dumps(config)))
+
+
+def _peak_bytes(fn) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+class _Evil:
+    """Unpickling it would run ``touch victim``."""
+
+    def __init__(self, victim):
+        self.victim = str(victim)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.victim}",)
+
+
+def test_gigantic_architecture_is_refused_before_allocating(tmp_path):
+    # 4 bytes of weights, an architecture of 10**10 numbers (40 GB): refused by counting
+    path = _zip(tmp_path / "huge.npz", {nn.ARCH_KEY + ".npy": _arch({"type": "MLP", "sizes": [100_000, 100_000]}),
+                                        "layers.0.bias.npy": _npy_bytes(np.zeros(1, np.float32))})
+    with pytest.raises(ModelFileError, match=r"needs 10000100000 numbers but the file holds 1; .*different architecture"):
+        nn.load(path)
+    assert _peak_bytes(lambda: pytest.raises(ModelFileError, nn.load, path)) < 10 * MB
+
+
+def test_npy_header_claiming_10_to_the_12_numbers_is_refused_without_allocating(tmp_path):
+    fake = _npy_bytes(header={"descr": "<f4", "fortran_order": False, "shape": (10**12,)}, data=bytes(16))
+    path = _zip(tmp_path / "m.npz", {nn.ARCH_KEY + ".npy": _arch({"type": "Linear", "n_in": 2, "n_out": 2}),
+                                     "weight.npy": fake})
+    with pytest.raises(ModelFileError, match=r"'weight' claims shape \(1000000000000,\) \(4000000000000 bytes\) "
+                                             r"but the archive holds 16 bytes"):
+        nn.load(path)
+    peak = _peak_bytes(lambda: pytest.raises(ModelFileError, nn.load, path))
+    assert peak < 10 * MB
+
+
+@pytest.mark.parametrize("entry", ["arch", "weight"])
+def test_pickled_objects_in_a_model_never_run(tmp_path, entry):
+    victim = tmp_path / "pwned"
+    evil = _npy_bytes(np.array([_Evil(victim)], dtype=object))
+    good = _good_arrays(MLP([4, 3], seed=0))
+    entries = {f"{k}.npy": _npy_bytes(v) for k, v in good.items()}
+    entries[(nn.ARCH_KEY if entry == "arch" else "layers.0.weight") + ".npy"] = evil
+    path = _zip(tmp_path / "m.npz", entries)
+    with pytest.raises(ModelFileError, match=r"holds Python objects \(dtype object\), which cannot be read without pickle"):
+        nn.load(path)
+    assert not victim.exists()
+
+
+@pytest.mark.parametrize("config, match", [
+    ('{"type": "Sequential", "layers": [' * 50_000 + "]}" * 50_000, "nests too deeply"),  # JSON's own limit
+    (json.dumps(functools.reduce(lambda c, _: {"type": "Sequential", "layers": [c]}, range(150),
+                                 {"type": "Sigmoid"})), "nests deeper than 100"),
+    (json.dumps({"type": "Sequential", "layers": [{"type": "Sigmoid"}] * 20_000}), "more than 10000 layers"),
+    (json.dumps({"type": "MLP", "sizes": [1] * 20_000}), "more than 10000 layers"),
+    (json.dumps({"type": "MLP", "sizes": [784, 30.5, 10]}), "sizes must be positive integers"),
+    (json.dumps({"type": "MLP", "sizes": [784, True, 10]}), "sizes must be positive integers"),
+    (json.dumps({"type": "MLP", "sizes": [784, -30, 10]}), "sizes must be positive integers"),
+    (json.dumps({"type": "Linear", "n_in": "784", "n_out": 10}), "sizes must be positive integers"),
+    (json.dumps({"type": "MLP", "sizes": [784, 30, 10], "output": ["sigmoid"]}), "invalid"),
+    (json.dumps([1, 2, 3]), "must be a JSON object"),
+    (json.dumps("MLP"), "must be a JSON object"),
+])
+def test_hostile_architectures_are_refused(tmp_path, config, match):
+    path = _zip(tmp_path / "m.npz", {nn.ARCH_KEY + ".npy": _arch(config)})
+    with pytest.raises(ModelFileError, match=match):
+        nn.load(path)
+
+
+def test_a_model_saved_by_a_different_architecture(tmp_path):
+    arrays = _good_arrays(MLP([784, 30, 10], seed=0))
+    arrays[nn.ARCH_KEY] = np.array(json.dumps({"type": "MLP", "sizes": [784, 30, 30, 10]}))
+    with pytest.raises(ModelFileError, match=r"missing \['layers.4.bias', 'layers.4.weight'\]"):
+        nn.load(_write(tmp_path / "deeper.npz", arrays))
+    arrays[nn.ARCH_KEY] = np.array(json.dumps({"type": "Sequential", "layers": [{"type": "Linear", "n_in": 784, "n_out": 30}]}))
+    with pytest.raises(ModelFileError, match=r"do not match the architecture: missing none, "
+                                             r"unexpected \['layers.2.bias', 'layers.2.weight'\]"):
+        nn.load(_write(tmp_path / "sequential.npz", arrays))
+
+
+def test_non_finite_weights_and_foreign_entries_are_refused(tmp_path):
+    model = MLP([4, 3], seed=0)
+    model.linears[0].weight.data[1, 2] = np.inf
+    model.save(tmp_path / "inf.npz")
+    with pytest.raises(ModelFileError, match=r"'layers.0.weight' contains NaN or Inf"):
+        nn.load(tmp_path / "inf.npz")
+    path = _zip(tmp_path / "m.npz", {nn.ARCH_KEY + ".npy": _arch({"type": "Sigmoid"}), "notes.txt": b"hello"})
+    with pytest.raises(ModelFileError, match=r"entry 'notes.txt' is not a .npy array"):
+        nn.load(path)
+
+
+def test_every_corruption_of_a_compressed_model_is_a_model_file_error(tmp_path):
+    arrays = _good_arrays(MLP([6, 4, 3], seed=0))
+    np.savez_compressed(tmp_path / "good.npz", **arrays)
+    blob = (tmp_path / "good.npz").read_bytes()
+    rng = np.random.default_rng(0)
+    for i, offset in enumerate(range(0, len(blob), 3)):
+        bad = bytearray(blob)
+        bad[offset] ^= int(rng.integers(1, 256))
+        (tmp_path / "bad.npz").write_bytes(bytes(bad))
+        try:
+            nn.load(tmp_path / "bad.npz")
+        except ModelFileError as e:
+            assert str(tmp_path / "bad.npz") in str(e)
+    for cut in range(0, len(blob), 50):  # truncated anywhere
+        (tmp_path / "cut.npz").write_bytes(blob[:cut])
+        with pytest.raises(ModelFileError):
+            nn.load(tmp_path / "cut.npz")
+
+
+def test_load_refuses_pipes_and_devices_instead_of_hanging(tmp_path):
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        nn.load(fifo)  # opening a pipe for reading would block until a writer came
+    with pytest.raises(IsADirectoryError):
+        nn.load(tmp_path)
+
+
+# ------------------------------------------------------------------ atomic save
+class _Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("crash", [_Crash, KeyboardInterrupt])
+def test_a_save_that_dies_mid_write_keeps_the_old_model_and_leaves_no_temp_file(trained, monkeypatch, crash):
+    model, path = trained
+    before = path.read_bytes()
+    real_savez = np.savez
+
+    def savez_half_then_die(f, **arrays):
+        real_savez(f, **arrays)  # the whole archive goes into the temp file ...
+        f.seek(len(before) // 2)
+        f.truncate()  # ... is cut in half, as by a full disk ...
+        raise crash("power cut")  # ... and the process dies before the rename
+    monkeypatch.setattr(np, "savez", savez_half_then_die)
+    with pytest.raises(crash):
+        MLP([784, 30, 10], seed=2).save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(path.parent) == ["model.npz"]
+    np.testing.assert_array_equal(nn.load(path).linears[0].weight.data, model.linears[0].weight.data)
+
+
+def test_save_gives_the_usual_permissions_and_refuses_to_replace_a_pipe(tmp_path):
+    old = os.umask(0o022)
+    try:
+        MLP([4, 3], seed=0).save(tmp_path / "m.npz")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "m.npz").st_mode) == 0o644  # not mkstemp's 0o600
+    os.mkfifo(tmp_path / "pipe.npz")
+    with pytest.raises(FileExistsError, match="not a regular file"):
+        MLP([4, 3], seed=0).save(tmp_path / "pipe.npz")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe.npz").st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["m.npz", "pipe.npz"]
+
+
+@pytest.mark.parametrize("blob", [
+    b"\x93NUMPY\x01\x00v\x00{\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (2,), }"
+    + b" " * 56 + b"\n\x00\x00",  # NumPy's parser raises tokenize.TokenError here
+    b"\x93NUMPY\x09\x00" + bytes(10),  # an unknown format version
+    b"PK\x03\x04 not numpy at all",
+])
+def test_garbled_npy_entries_are_model_file_errors(tmp_path, blob):
+    path = _zip(tmp_path / "m.npz", {nn.ARCH_KEY + ".npy": _arch({"type": "Linear", "n_in": 1, "n_out": 1}),
+                                     "weight.npy": blob})
+    with pytest.raises(ModelFileError, match=str(path)):
+        nn.load(path)

@@ -102,7 +102,7 @@ def test_bad_specs_are_rejected():
 def test_without_hypothesis_the_import_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "hypothesis", None)
     monkeypatch.delitem(sys.modules, "tinygrad_mnist.testing")
-    with pytest.raises(ImportError, match=r"pip install tinygrad_mnist\[dev\] or pip install hypothesis"):
+    with pytest.raises(ImportError, match=r"pip install tinygrad_mnist\[testing\] .* or pip install hypothesis"):
         importlib.import_module("tinygrad_mnist.testing")
 
 

@@ -143,6 +143,16 @@ def test_fit_raises_when_training_diverges(data):
     (np.zeros((3, 2)), np.zeros(4, int), "3 rows but 4 labels"),
     (np.zeros((3, 2)), np.array([0.5, 1.0, 2.0]), "labels must be integers"),
     (np.zeros((3, 2)), np.array([0, -1, 2]), ">= 0"),
+    (np.array([[0.0, -np.inf]] * 3, np.float32), np.zeros(3, int), "NaN or Inf .*row 0, column 1"),
+    (np.zeros((3, 2), complex), np.zeros(3, int), "expected a numeric array, got dtype complex128"),
+    (np.array([[object(), 1.0]] * 3), np.zeros(3, int), "expected a numeric array, got dtype object"),
+    (np.array([["1", "2"]] * 3), np.zeros(3, int), "got dtype <U1"),
+    ([[1.0, None]] * 3, np.zeros(3, int), "got dtype object"),
+    (np.zeros((3, 2)), np.array(["0", "1", "2"]), "labels must be integers .* got <U1"),
+    (np.zeros((3, 2)), np.array([0, 1, 2], complex), "labels must be integers"),
+    (np.zeros((3, 2)), np.array([[0.5, np.nan]] * 3), "targets contain NaN or Inf"),
+    (np.zeros((3, 2)), np.zeros((3, 2), object), "labels must be integers"),
+    (np.zeros((0, 2)), np.zeros(0, int), "X_train is empty"),
 ])
 def test_bad_training_data_is_rejected_before_training(X, y, match):
     model = MLP([2, 3], seed=0)

@@ -1,12 +1,14 @@
 """The ``tinygrad-mnist`` command: train, evaluate, predict, download, plus the learning tools
 that ``learn_cli`` adds (explain, diagnose, graph, show). With ``learn_cli``, the only place
-that reads argv, prints, and picks exit codes (0 ok, 1 training diverged or a download failed,
-2 bad arguments or files, with one line on stderr). Leaves out: the work itself (``train``,
-``data``, ``images``, ``nn``), which it calls.
+that reads argv, prints, and picks exit codes: 0 ok; 1 training diverged (or ``--detect-anomaly``
+caught the first NaN/Inf) or a download failed; 2 bad arguments or files; 130 interrupted
+(Ctrl-C). Every failure is one line on stderr. Leaves out: the work itself (``train``, ``data``,
+``images``, ``nn``), which it calls.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -20,6 +22,7 @@ from .images import load_digit
 from .nn import INITS, MLP, Linear, Module, ModelFileError, load, predict_proba
 from .optim import SGD, Adam
 from .plot import PlotUnavailable, plot_history, pyplot
+from .tensor import AnomalyError, detect_anomaly
 from .train import confusion_matrix, fit, predict, save_history
 
 PROG = "tinygrad-mnist"
@@ -32,17 +35,27 @@ DEFAULT_SIZES = (784, 30, 10)
 DEFAULT_EPOCHS = 10
 DEFAULT_BATCH = 10
 DEFAULT_LR = {"sgd": 0.5, "adam": 0.001}
+# `train` refuses networks bigger than this before allocating them (784-30-10 has 23,860
+# parameters, 784-128-128-10 has 118,282); it only stops typos like --sizes 784 3000000 10.
+MAX_PARAMETERS = 50_000_000
 
 
 # ------------------------------------------------------------------ argument types
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_from(low: int, what: str):
+    """An int type accepting values >= low."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+    return parse
+
+
+_positive_int = _int_from(1, "a positive integer")
+_seed = _int_from(0, "a non-negative integer")
 
 
 def _float_in(low: float, high: float, low_open: bool = False):
@@ -111,17 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="L2 penalty: adds weight_decay * w to each gradient (default: 0)")
     t.add_argument("--init", choices=INITS, type=str, default="scaled_normal",
                    help="weight initialisation (default: scaled_normal, N(0, 1/n_in))")
-    t.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling (default: 0)")
+    t.add_argument("--seed", type=_seed, default=0, help="seed for weights and shuffling (default: 0)")
     _add_data_options(t)
     t.add_argument("--save", metavar="MODEL.npz", type=str, default=None,
-                   help="write the trained model here (atomically)")
+                   help="write the trained model here (atomically); on Ctrl-C, the model of the "
+                        "last completed epoch is written and the exit status is 130")
     t.add_argument("--metrics", metavar="METRICS.json", type=str, default=None,
                    help="write the per-epoch history (epoch, train_loss, test_loss, "
-                        "test_accuracy, seconds) as JSON (atomically)")
+                        "test_accuracy, seconds) as JSON (atomically; on Ctrl-C, up to the last "
+                        "completed epoch)")
     t.add_argument("--plot", metavar="CURVE.png", type=str, default=None,
                    help="draw loss and accuracy per epoch (needs matplotlib: tinygrad_mnist[plot])")
     t.add_argument("--quiet", action="store_true",
                    help="no progress bar and no per-epoch lines; only the final result")
+    t.add_argument("--detect-anomaly", action="store_true",
+                   help="check every op's output and gradient for NaN/Inf (slower) and stop at the "
+                        "first one, naming the op; exit status 1")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", usage="%(prog)s MODEL.npz [--dataset NAME | --data PATH] [--limit N]",
@@ -178,20 +196,35 @@ def _check_model_fits(model_in: int, model_out: int, X: np.ndarray, ys: Sequence
                       what: str) -> None:
     if X.shape[1] != model_in:
         raise UsageError(f"{what} takes {model_in} inputs, but the images have {X.shape[1]} pixels")
-    top = max(int(y.max()) for y in ys if len(y))
-    if top >= model_out:
-        raise UsageError(f"{what} has {model_out} outputs, but the labels go up to {top}")
+    tops = [int(y.max()) for y in ys if len(y)]
+    if tops and max(tops) >= model_out:
+        raise UsageError(f"{what} has {model_out} outputs, but the labels go up to {max(tops)}")
+
+
+def _check_sizes(sizes: List[int]) -> None:
+    if len(sizes) < 2:
+        raise UsageError(f"--sizes needs at least an input and an output size, got {sizes}")
+    n = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    if n > MAX_PARAMETERS:
+        raise UsageError(f"--sizes {' '.join(map(str, sizes))} means {n:,} parameters, more than the "
+                         f"{MAX_PARAMETERS:,} this command trains (784 30 10 has 23,860)")
 
 
 def _check_output(flag: str, path: Optional[str]) -> None:
     """Fail before training, not after it, when an output file cannot be created."""
     if path is None:
         return
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    if not path.strip() or path.endswith(("/", os.sep)):
+        raise UsageError(f"{flag} {path!r}: give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: the directory {folder} does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise UsageError(f"{flag} {path}: exists and is not a regular file; give another name")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{flag} {path}: the directory {folder} is not writable")
 
 
 class _ProgressBar:
@@ -246,15 +279,25 @@ def _is_tty(stream: TextIO) -> bool:
 
 
 # ------------------------------------------------------------------ commands
-def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _write_outputs(args: argparse.Namespace, model: Module, history: list, title: str) -> List[str]:
+    """Write --save, --metrics and --plot (those given); returns the paths written."""
+    if args.save:
+        model.save(args.save)
+    if args.metrics:
+        save_history(history, args.metrics)
     if args.plot:
-        pyplot()  # fail now, with the install hint, rather than after training
+        plot_history(history, args.plot, title=title)
+    return [p for p in (args.save, args.metrics, args.plot) if p]
+
+
+def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for flag, path in (("--save", args.save), ("--metrics", args.metrics), ("--plot", args.plot)):
         _check_output(flag, path)
+    if args.plot:
+        pyplot()  # fail now, with the install hint, rather than after training
     if args.optimizer == "adam" and args.momentum:
         raise UsageError("--momentum applies to --optimizer sgd only (Adam keeps its own moments)")
-    if len(args.sizes) < 2:
-        raise UsageError(f"--sizes needs at least an input and an output size, got {args.sizes}")
+    _check_sizes(args.sizes)
     X_train, y_train, X_test, y_test, data = _load_data(args, out, announce=not args.quiet)
     _check_model_fits(args.sizes[0], args.sizes[-1], X_train, [y_train, y_test], "--sizes")
     output = "sigmoid" if args.loss == "quadratic" else None
@@ -268,37 +311,73 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"model: {model}, {args.loss} loss, {args.optimizer} lr {lr:g}, batch {args.batch_size}, "
               f"{args.epochs} epochs, {len(X_train)} training / {len(X_test)} test images", file=out)
     bar = _ProgressBar(err) if not args.quiet and _is_tty(err) and _is_tty(out) else None
+    title = f"{model} on {data.name}"
+    # (weights, history) as of the last completed epoch: what Ctrl-C writes. A mid-epoch
+    # interrupt leaves the live weights half-updated, so they are never the ones saved.
+    done: dict = {"weights": None, "history": []}
 
     def report(ev: dict) -> None:
         if ev["event"] == "batch":
             if bar is not None:
                 bar.update(ev)
             return
+        record = {k: ev[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")}
+        snapshot = {"weights": [p.data.copy() for p in model.parameters()],
+                    "history": done["history"] + [record]}
+        done.update(snapshot)  # one step, before the epoch line announces it
         if bar is not None:
             bar.clear()
         if not args.quiet:
             print(_epoch_line(ev, len(X_test)), file=out, flush=True)
 
     start = time.perf_counter()
+    # NumPy's overflow warnings would add lines to stderr; divergence is reported by fit
+    # (FloatingPointError) or, with --detect-anomaly, at the first op that goes non-finite
+    checks = detect_anomaly() if args.detect_anomaly else contextlib.nullcontext()
     try:
-        history = fit(model, X_train, y_train, X_test, y_test, loss=args.loss, optimizer=opt,
-                      epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, callback=report)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), checks:
+            history = fit(model, X_train, y_train, X_test, y_test, loss=args.loss, optimizer=opt,
+                          epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                          callback=report)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.clear()
+        return _interrupted(args, model, done, title, err)
+    except AnomalyError as e:
+        raise FloatingPointError(f"--detect-anomaly: in the {e.phase} pass of epoch "
+                                 f"{len(done['history']) + 1}, {e.what}; the weights have blown up: "
+                                 f"lower --lr (now {lr:g})") from None
+    except FloatingPointError as e:
+        if args.detect_anomaly:
+            raise
+        raise FloatingPointError(f"{e}; rerun with --detect-anomaly to find the first op that gave "
+                                 f"NaN or Inf") from None
     finally:
         if bar is not None:
             bar.clear()
     seconds = time.perf_counter() - start
-    if args.save:
-        model.save(args.save)
-    if args.metrics:
-        save_history(history, args.metrics)
-    if args.plot:
-        plot_history(history, args.plot, title=f"{model} on {data.name}")
+    written = _write_outputs(args, model, history, title)
     last = history[-1]
     epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"
     print(f"test accuracy {_percent(last['test_accuracy'])} after {epochs} "
-          f"({seconds:.1f} s)" + "".join(f"; wrote {p}" for p in (args.save, args.metrics, args.plot) if p),
-          file=out)
+          f"({seconds:.1f} s)" + "".join(f"; wrote {p}" for p in written), file=out)
     return 0
+
+
+def _interrupted(args: argparse.Namespace, model: Module, done: dict, title: str, err: TextIO) -> int:
+    """Ctrl-C during training: write the last completed epoch's model and metrics, say so, 130."""
+    n = len(done["history"])
+    when = f"during epoch {n + 1}" if n < args.epochs else "after the last epoch"
+    if n == 0:
+        print(f"{PROG} train: interrupted {when}; no epoch completed, nothing written", file=err)
+        return 130
+    for param, weights in zip(model.parameters(), done["weights"]):
+        param.data = weights
+    written = _write_outputs(args, model, done["history"], title)
+    kept = f"wrote {', '.join(written)} as of epoch {n}" if written else \
+        f"{n} epoch{'s' * (n != 1)} completed; nothing written (no --save or --metrics)"
+    print(f"{PROG} train: interrupted {when}; {kept}", file=err)
+    return 130
 
 
 def _model_sizes(model: Module, path: str) -> tuple:
@@ -313,6 +392,8 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     model = load(args.model)
     n_in, n_out = _model_sizes(model, args.model)
     _, _, X, y, data = _load_data(args, out)
+    if len(X) == 0:
+        raise UsageError(f"{data.source or data.name}: holds no test images to evaluate on")
     _check_model_fits(n_in, n_out, X, [y], args.model)
     pred = predict(model, X)
     cm = confusion_matrix(y, pred, n_classes=n_out)

@@ -7,7 +7,9 @@ centring and deskewing a photo (the image must already be 28x28), palette and in
 from __future__ import annotations
 
 import os
+import stat
 import struct
+import tokenize
 import zlib
 from typing import Tuple, Union
 
@@ -297,6 +299,10 @@ def decode_pgm(data: bytes, name: str = "<pgm>") -> np.ndarray:
         if len(values) != n:
             raise ImageError(f"{name}: P2 PGM holds {len(values)} pixel values, a {width}x{height} "
                              f"image needs {n}")
+        bad = next((v for v in values if v < 0 or v > maxval), None)  # before int64 can overflow
+        if bad is not None:
+            why = "is negative" if bad < 0 else f"exceeds its maxval {maxval}"
+            raise ImageError(f"{name}: PGM pixel value {bad} {why}")
         pixels = np.array(values, dtype=np.int64)
     if pixels.size and pixels.max() > maxval:
         raise ImageError(f"{name}: PGM pixel value {pixels.max()} exceeds its maxval {maxval}")
@@ -336,9 +342,12 @@ def to_grey(image: np.ndarray) -> np.ndarray:
 
 
 def _npy_digit(path: PathLike, name: str) -> np.ndarray:
+    # Memory-mapped: the header's shape is checked against the file's size before anything is
+    # read, so a header claiming 10**12 pixels allocates nothing. A garbled header can make
+    # NumPy's parser raise SyntaxError or tokenize.TokenError instead of ValueError.
     try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as e:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, SyntaxError, tokenize.TokenError) as e:
         raise ImageError(f"{name}: not a readable .npy array ({e})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
         raise ImageError(f"{name}: expected a numeric .npy array, got {getattr(arr, 'dtype', type(arr))}")
@@ -364,6 +373,9 @@ def read_image(path: PathLike) -> np.ndarray:
     Raises ImageError for anything else, OSError if the file cannot be opened.
     """
     name = os.fspath(path)
+    mode = os.stat(path).st_mode  # FileNotFoundError passes through; a directory fails at open()
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # opening a pipe would block forever
+        raise ImageError(f"{name}: not a regular file (a pipe or a device?); expected an image file")
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(NPY_MAGIC):

@@ -30,7 +30,7 @@ def _fmt(shape: tuple) -> str:
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 
-def broadcast_message(name: str, sa: tuple, sb: tuple) -> str:
+def _broadcast_message(name: str, sa: tuple, sb: tuple) -> str:
     """Why shapes ``sa`` and ``sb`` do not broadcast, as op ``name``'s ShapeError says it.
 
     Names the first axis pair (counted from the last axis) that breaks NumPy's rule, and
@@ -416,8 +416,10 @@ def _is_labels(target) -> bool:
 def _check_labels(op, a, labels):
     """Integer labels must be (B,) with values in [0, C) for predictions (B, C)."""
     if a.ndim != 2 or labels.shape != (a.shape[0],):
+        hint = ("; integer targets are class labels: pass one-hot rows as floats "
+                "(y.astype(np.float32))") if labels.shape == a.shape else ""
         raise ShapeError(f"{op}: predictions {_fmt(a.shape)} with integer labels {_fmt(labels.shape)}: "
-                         f"expected predictions (B,C) and labels (B,)")
+                         f"expected predictions (B,C) and labels (B,){hint}")
     # one reduction instead of min() and max(): a negative label cast to uint64 is huge
     if labels.size and labels.astype(np.uint64, copy=False).max() >= a.shape[1]:
         raise ValueError(f"{op}: labels must lie in [0, {a.shape[1]}) for {a.shape[1]} classes, "

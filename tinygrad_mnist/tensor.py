@@ -208,7 +208,7 @@ class Tensor:
             # NumPy's own errors ("operands could not be broadcast...") do not name our op
             shapes = [np.shape(a) for a in arrays]
             if len(shapes) == 2 and "could not be broadcast" in str(e):
-                raise ShapeError(ops.broadcast_message(name, *shapes)) from e
+                raise ShapeError(ops._broadcast_message(name, *shapes)) from e
             raise ShapeError(f"{name}: {' and '.join(map(_fmt, shapes))}: {e}") from e
         except TypeError as e:
             if str(e).startswith(name + ":"):

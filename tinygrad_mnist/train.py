@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from .data import batches
 from .losses import LOSSES
-from .nn import Module
+from .nn import Module, atomic_file
 from .optim import SGD, Optimizer
 from .tensor import Tensor, no_grad
 
@@ -224,16 +223,9 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
 
 
 def save_history(history: List[dict], path: Union[str, os.PathLike]) -> None:
-    """Write the per-epoch history as JSON, atomically (temp file in the same folder, then
-    ``os.replace``), so a reader never sees half a file and a failure keeps the old one."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(list(history), f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write the per-epoch history as JSON, atomically (``nn.atomic_file``: temp file in the
+    same folder, then ``os.replace``), so a reader never sees half a file and a failure keeps
+    the old one."""
+    with atomic_file(path, "w", suffix=".json") as f:
+        json.dump(list(history), f, indent=1)
+        f.write("\n")
