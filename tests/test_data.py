@@ -4,11 +4,14 @@ Small files are written to tmp_path; real data comes from the bundled sample (re
 importlib.resources), ../shared/data/mnist, and Debian's Fashion-MNIST when installed.
 Hostile inputs are in test_hostile_files.py, downloads in test_download.py.
 """
+import ast
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import struct
+import sys
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -19,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import tinygrad_mnist
 from tinygrad_mnist.data import (BundledSampleWarning, Dataset, DataError, RestrictedUnpickler,
                                  batches, cache_root, dataset_dir, find_idx_files,
                                  load_bundled_sample, load_dataset, load_dir, load_file,
@@ -246,6 +250,40 @@ def test_empty_directory_says_what_it_looked_for(tmp_path):
         load_dir(tmp_path)
     with pytest.raises(DataError, match="no such file"):
         load_path(tmp_path / "nope")
+
+
+def test_the_data_layer_imports_only_the_standard_library_numpy_and_files():
+    """data/ may share the stdlib-only _files.py (atomic writes), never the engine."""
+    package = Path(tinygrad_mnist.__file__).parent
+    for path in [*sorted((package / "data").glob("*.py")), package / "_files.py"]:
+        inside_data = path.parent.name == "data"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                ok = (node.level == 1 and inside_data) or (node.level == 2 and node.module == "_files")
+                assert ok, f"{path.name}:{node.lineno}: from {'.' * node.level}{node.module or ''} import ..."
+            else:
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) else []
+                for name in names:
+                    top = name.split(".")[0]
+                    assert top in sys.stdlib_module_names or top in ("numpy", "__future__"), \
+                        f"{path.name}:{node.lineno}: import {name}"
+
+
+def test_a_pipe_is_refused_unread_as_not_a_regular_file(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    # Hold the pipe open with bytes in it (O_RDWR does not block on Linux), so that a reader that
+    # did open it would get data instead of hanging the test; the bytes must still be there after.
+    fd = os.open(pipe, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        os.write(fd, b"label,pixel0\n")
+        for load in (load_path, load_file):
+            with pytest.raises(DataError, match=r"pipe: not a regular file or directory \(a pipe or a device\?\)"):
+                load(pipe)
+        assert os.read(fd, 100) == b"label,pixel0\n"
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------- named sets

@@ -5,7 +5,9 @@ serves the real MNIST files; the cache is tmp_path, never ~/.cache.
 """
 import hashlib
 import http.server
+import os
 import socket
+import stat
 import threading
 from importlib import resources
 from pathlib import Path
@@ -117,6 +119,15 @@ def test_success_fetches_verifies_and_reports_progress(server, home):
         mine = [(done, total) for n, done, total in calls if n == name]
         assert mine[0] == (0, len(BLOBS[name])) and mine[-1] == (len(BLOBS[name]),) * 2
         assert [d for d, _ in mine] == sorted(d for d, _ in mine)
+
+
+def test_downloaded_files_get_the_permissions_of_any_new_file(server, home):
+    umask = os.umask(0o027)  # not the usual 022, so a hard-coded 0o644 would fail too
+    try:
+        (path,) = download(mirrors=[server.url + "/good/"], files={REAL[1]: MD5[REAL[1]]}, timeout=5)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # not mkstemp's 0o600
 
 
 def test_official_checksums_match_the_real_test_files():

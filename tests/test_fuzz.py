@@ -243,6 +243,7 @@ EXPECTED = [
     (["train", "--seed", "-1"], 2, "argument --seed: expected a non-negative integer, got -1"),
     (["train", "--dataset", "cifar"], 2, "argument --dataset: invalid choice: 'cifar'"),
     (["train", "--data", "missing.npz"], 2, "missing.npz: no such file or directory"),
+    (["train", "--data", "pipe"], 2, "pipe: not a regular file or directory (a pipe or a device?)"),
     (["train", "--data", "empty"], 2, "no MNIST data found"),
     (["train", "--data", "model.npz"], 2, "model.npz: unrecognised format"),
     (["train", "--data", "bad.csv"], 2, "bad.csv, line 2, column 785 (pixel783): 300 is outside 0..255"),
@@ -264,6 +265,12 @@ EXPECTED = [
     (["predict", "small_model.npz", "digit.png"], 2, "the model takes 100 inputs; a 28x28 image has 784"),
     (["predict", "model.npz", "digit.png", "digit.pgm", "digit.npy"], 0, ""),
     (["download", "--dataset", "fashion-mnist"], 1, "download failed from every mirror"),
+    (["graph", "--sizes", "784", "100000000", "10", "-o", "out.svg"], 2, "parameters, more than the 50,000,000"),
+    (["graph", "--batch", "1000000000", "-o", "out.svg"], 2, "graph draws batches of at most 100,000"),
+    (["graph", "-o", "pipe"], 2, "-o pipe: exists and is not a regular file"),
+    (["explain", "--seed", "-1"], 2, "argument --seed: expected a non-negative integer, got -1"),
+    (["diagnose", "empty"], 2, "empty: is a directory; expected a .py file defining backprop()"),
+    (["show", "model.npz", "-o", "pipe"], 2, "-o pipe: exists and is not a regular file"),
 ]
 
 

@@ -193,6 +193,11 @@ def row(label="5", pixels=None):
     (row(pixels=["0.5"] + ["0"] * 783), r"line 3, column 2 \(pixel0\): '0.5' is not an integer"),
     (row(label="10"), r"line 3, column 1 \(label\): 10 is outside 0\.\.9"),
     (row(label=""), r"line 3, column 1 \(label\): '' is not an integer"),
+    # Python's int() takes these, NumPy does not: the scanner must name them, not fall back to NumPy
+    (row(pixels=["1_0"] + ["0"] * 783), r"line 3, column 2 \(pixel0\): '1_0' is not an integer"),
+    (row(pixels=["0"] * 783 + ["\u0663"]), r"line 3, column 785 \(pixel783\): '\u0663' is not an integer"),
+    (row(label="\uff15"), r"line 3, column 1 \(label\): '\uff15' is not an integer"),
+    (row(pixels=["-0"] + ["0"] * 783), r"line 3, column 2 \(pixel0\): -0 is outside 0\.\.255"),
 ])
 def test_malformed_csv_row_names_file_line_and_problem(tmp_path, bad, match):
     path = csv_file(tmp_path, row(), bad, row())

@@ -2,12 +2,14 @@
 built by learn_cli.add_commands: output, files written, exit codes, one-line errors."""
 import argparse
 import io
+import os
 import shutil
+import stat
 import textwrap
 
 import pytest
 
-from tinygrad_mnist import learn_cli
+from tinygrad_mnist import graph, learn_cli
 from tinygrad_mnist.nn import MLP
 
 
@@ -122,7 +124,6 @@ def test_graph_renders_svg_with_dot(tmp_path):
 
 
 def test_graph_without_dot_says_how_to_render(tmp_path, monkeypatch):
-    from tinygrad_mnist import graph
     monkeypatch.setattr(graph.shutil, "which", lambda name: None)
     status, out, _ = run("graph", "-o", str(tmp_path / "net.svg"))
     assert status == 0 and "install graphviz" in out and (tmp_path / "net.dot").exists()
@@ -144,3 +145,100 @@ def test_show_bad_model_is_status_2(tmp_path):
     status, _, err = run("show", str(bad), "-o", str(tmp_path / "w.png"))
     assert status == 2 and err.startswith("tinygrad-mnist show: error:") and err.count("\n") == 1
     assert not (tmp_path / "w.png").exists()
+
+
+# ------------------------------------------------------------------ refused up front
+@pytest.mark.parametrize("argv, fragment", [
+    (["graph", "--sizes", "784", "100000000", "10"], "--sizes 784 100000000 10 means 79,500,000,010 parameters, "
+                                                     "more than the 50,000,000"),
+    (["graph", "--batch", "1000000000"], "--batch 1000000000: graph draws batches of at most 100,000"),
+    # just over the activation limit (so that a regression costs a few GB, not an OOM kill)
+    (["graph", "--sizes", "784", "2000", "10", "--batch", "60000"], "means 120,000,000 numbers in one activation"),
+    (["explain", "--sizes", "784", "100000000", "10"], "79,500,000,010 parameters, more than the 50,000,000"),
+    (["explain", "--sizes", "784", "12000", "10", "--batch", "9000"], "means 108,000,000 numbers in one activation"),
+    (["explain", "--batch", "1000000000"], "--batch 1000000000 is larger than the 10000 bundled training digits"),
+    (["diagnose", "missing.py", "--sizes", "784", "100000000", "10"], "79,500,000,010 parameters"),  # before the file
+])
+def test_absurd_sizes_and_batches_are_refused_before_anything_is_allocated(tmp_path, monkeypatch, argv, fragment):
+    monkeypatch.chdir(tmp_path)  # graph's default output, net.svg, would land here
+    status, out, err = run(*argv)
+    assert status == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"tinygrad-mnist {argv[0]}: error: ") and fragment in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["explain"], ["diagnose", "my_backprop.py"], ["graph"]])
+def test_a_negative_seed_is_an_argparse_error_naming_the_flag(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        run(*command, "--seed", "-1")
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        f"tinygrad-mnist {command[0]}: error: argument --seed: expected a non-negative integer, got -1"
+
+
+def test_graph_refuses_a_device_or_a_pipe_and_writes_nothing_beside_it(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for target in ("/dev/null", str(pipe)):
+        status, out, err = run("graph", "-o", target)
+        assert status == 2 and out == "" and err.count("\n") == 1
+        assert f"-o {target}: exists and is not a regular file" in err
+    assert not os.path.exists("/dev/null.dot")
+    assert os.listdir(tmp_path) == ["pipe"]
+    with pytest.raises(FileExistsError, match="not a regular file"):  # the library function refuses too
+        graph.render("digraph {}", pipe)
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_graph_writes_atomically_with_the_usual_permissions(tmp_path, monkeypatch):
+    fake_dot = tmp_path / "dot"  # prints half a picture, then fails
+    fake_dot.write_text("#!/bin/sh\necho '<svg partial'\necho 'syntax error in line 1' >&2\nexit 1\n")
+    fake_dot.chmod(0o755)
+    old = tmp_path / "net.svg"
+    old.write_text("<svg>the previous picture</svg>")
+    monkeypatch.setattr(graph.shutil, "which", lambda name: str(fake_dot))
+    status, _, err = run("graph", "-o", str(old))
+    assert status == 2 and "dot -Tsvg failed" in err and "syntax error in line 1" in err
+    assert old.read_text() == "<svg>the previous picture</svg>"
+    assert sorted(os.listdir(tmp_path)) == ["dot", "net.svg"]  # no temp file left behind
+    monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+    umask = os.umask(0o027)
+    try:
+        status, _, _ = run("graph", "-o", str(tmp_path / "net.png"))
+    finally:
+        os.umask(umask)
+    assert status == 0 and stat.S_IMODE((tmp_path / "net.dot").stat().st_mode) == 0o640  # not mkstemp's 0o600
+
+
+def test_show_refuses_a_device_or_a_pipe(tmp_path):
+    model = tmp_path / "model.npz"
+    MLP([784, 16, 10], seed=0).save(model)
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for target in ("/dev/null", str(pipe)):
+        status, out, err = run("show", str(model), "-o", target)
+        assert status == 2 and out == "" and f"-o {target}: exists and is not a regular file" in err
+    assert sorted(os.listdir(tmp_path)) == ["model.npz", "pipe"]
+
+
+def test_show_writes_the_picture_atomically(tmp_path):
+    pytest.importorskip("matplotlib", reason="show needs matplotlib (tinygrad_mnist[plot])")
+    model = tmp_path / "model.npz"
+    MLP([784, 16, 10], seed=0).save(model)
+    old = tmp_path / "w.xyz"
+    old.write_text("previous")
+    status, _, err = run("show", str(model), "-o", str(old))  # matplotlib: "Format 'xyz' is not supported"
+    assert status == 2 and "xyz" in err and err.count("\n") == 1
+    assert old.read_text() == "previous" and sorted(os.listdir(tmp_path)) == ["model.npz", "w.xyz"]
+    status, out, _ = run("show", str(model), "-o", str(tmp_path / "weights"))  # no extension: png, that name
+    assert status == 0 and out.strip() == f"wrote {tmp_path / 'weights'}: 16 hidden units"
+    assert (tmp_path / "weights").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_diagnose_a_directory_or_a_pipe_says_what_it_is(tmp_path):
+    status, _, err = run("diagnose", str(tmp_path))
+    assert status == 2 and err == f"tinygrad-mnist diagnose: error: {tmp_path}: is a directory; expected a .py " \
+                                  f"file defining backprop()\n"
+    os.mkfifo(tmp_path / "pipe.py")
+    status, _, err = run("diagnose", str(tmp_path / "pipe.py"))  # importing it would block
+    assert status == 2 and "pipe.py: not a regular file" in err and err.count("\n") == 1

@@ -7,6 +7,8 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 
@@ -458,6 +460,24 @@ def test_a_save_that_dies_mid_write_keeps_the_old_model_and_leaves_no_temp_file(
     assert path.read_bytes() == before
     assert os.listdir(path.parent) == ["model.npz"]
     np.testing.assert_array_equal(nn.load(path).linears[0].weight.data, model.linears[0].weight.data)
+
+
+def test_the_file_format_lives_in_serialize_and_nn_re_exports_it():
+    from tinygrad_mnist import _files, serialize
+    from tinygrad_mnist.nn import ModelFileError as error, atomic_file, load, save
+    assert (save, load, error, nn.ARCH_KEY) == (serialize.save, serialize.load, serialize.ModelFileError,
+                                               serialize.ARCH_KEY)
+    assert atomic_file is _files.atomic_file is serialize.atomic_file
+    assert not hasattr(nn, "_build") and not hasattr(nn, "_check_entry")  # moved, not copied
+
+
+@pytest.mark.parametrize("first", ["tinygrad_mnist.serialize", "tinygrad_mnist.nn"])
+def test_serialize_and_nn_import_in_either_order(tmp_path, first):
+    path = str(tmp_path / "m.npz")
+    code = (f"import {first}\nfrom tinygrad_mnist.serialize import load, save\nfrom tinygrad_mnist.nn import MLP\n"
+            f"MLP([3, 2], seed=0).save({path!r}); print(load({path!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout == "MLP(3-2, activation='sigmoid')\n", done.stderr
 
 
 def test_save_gives_the_usual_permissions_and_refuses_to_replace_a_pipe(tmp_path):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from typing import List, Optional, Sequence, TextIO
@@ -17,6 +16,8 @@ from typing import List, Optional, Sequence, TextIO
 import numpy as np
 
 from . import __version__, learn_cli
+from ._cli_args import MAX_PARAMETERS  # noqa: F401  (the --sizes limit; defined here until it was shared)
+from ._cli_args import UsageError, check_output, check_sizes, non_negative_int, positive_int
 from .data import DownloadError, download, load_dataset, load_path
 from .images import load_digit
 from .nn import INITS, MLP, Linear, Module, ModelFileError, load, predict_proba
@@ -35,29 +36,9 @@ DEFAULT_SIZES = (784, 30, 10)
 DEFAULT_EPOCHS = 10
 DEFAULT_BATCH = 10
 DEFAULT_LR = {"sgd": 0.5, "adam": 0.001}
-# `train` refuses networks bigger than this before allocating them (784-30-10 has 23,860
-# parameters, 784-128-128-10 has 118,282); it only stops typos like --sizes 784 3000000 10.
-MAX_PARAMETERS = 50_000_000
 
 
 # ------------------------------------------------------------------ argument types
-def _int_from(low: int, what: str):
-    """An int type accepting values >= low."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
-        return value
-    return parse
-
-
-_positive_int = _int_from(1, "a positive integer")
-_seed = _int_from(0, "a non-negative integer")
-
-
 def _float_in(low: float, high: float, low_open: bool = False):
     """A float type accepting [low, high) (or (low, high) when low_open)."""
     def parse(text: str) -> float:
@@ -87,7 +68,7 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     src.add_argument("--data", metavar="PATH", type=str, default=None,
                      help="a directory (the four IDX files, mnist.pkl.gz or train.csv) or one "
                           "file (mnist.pkl.gz, a Kaggle train.csv)")
-    p.add_argument("--limit", metavar="N", type=_positive_int, default=None,
+    p.add_argument("--limit", metavar="N", type=positive_int, default=None,
                    help="use only the first N training and N test images (quick runs)")
 
 
@@ -103,16 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train an MLP by mini-batch gradient descent. With no options: "
                                    "784-30-10, sigmoid hidden layer, cross-entropy, SGD lr 0.5, "
                                    f"batch {DEFAULT_BATCH}, {DEFAULT_EPOCHS} epochs.")
-    t.add_argument("--sizes", metavar="N", type=_positive_int, nargs="+", default=list(DEFAULT_SIZES),
+    t.add_argument("--sizes", metavar="N", type=positive_int, nargs="+", default=list(DEFAULT_SIZES),
                    help="layer sizes, input first, e.g. --sizes 784 100 10 (default: 784 30 10)")
     t.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), type=str, default="sigmoid",
                    help="hidden-layer activation (default: sigmoid)")
     t.add_argument("--loss", choices=("cross-entropy", "quadratic"), type=str, default="cross-entropy",
                    help="cross-entropy: softmax on the outputs; quadratic: sigmoid outputs and the "
                         "textbook 1/2 |a - y|^2 cost (default: cross-entropy)")
-    t.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
+    t.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"passes over the training set (default: {DEFAULT_EPOCHS})")
-    t.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH,
+    t.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH,
                    help=f"mini-batch size (default: {DEFAULT_BATCH})")
     t.add_argument("--optimizer", choices=("sgd", "adam"), type=str, default="sgd",
                    help="update rule (default: sgd)")
@@ -124,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="L2 penalty: adds weight_decay * w to each gradient (default: 0)")
     t.add_argument("--init", choices=INITS, type=str, default="scaled_normal",
                    help="weight initialisation (default: scaled_normal, N(0, 1/n_in))")
-    t.add_argument("--seed", type=_seed, default=0, help="seed for weights and shuffling (default: 0)")
+    t.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed for weights and shuffling (default: 0)")
     _add_data_options(t)
     t.add_argument("--save", metavar="MODEL.npz", type=str, default=None,
                    help="write the trained model here (atomically); on Ctrl-C, the model of the "
@@ -177,10 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------ helpers
-class UsageError(ValueError):
-    """A combination of arguments that argparse cannot check by itself."""
-
-
 def _load_data(args, out: TextIO, announce: bool = True):
     """The Dataset the options ask for, cut to --limit; says where it came from once."""
     data = load_path(args.data) if args.data else load_dataset(args.dataset or "mnist", warn=False)
@@ -199,32 +177,6 @@ def _check_model_fits(model_in: int, model_out: int, X: np.ndarray, ys: Sequence
     tops = [int(y.max()) for y in ys if len(y)]
     if tops and max(tops) >= model_out:
         raise UsageError(f"{what} has {model_out} outputs, but the labels go up to {max(tops)}")
-
-
-def _check_sizes(sizes: List[int]) -> None:
-    if len(sizes) < 2:
-        raise UsageError(f"--sizes needs at least an input and an output size, got {sizes}")
-    n = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-    if n > MAX_PARAMETERS:
-        raise UsageError(f"--sizes {' '.join(map(str, sizes))} means {n:,} parameters, more than the "
-                         f"{MAX_PARAMETERS:,} this command trains (784 30 10 has 23,860)")
-
-
-def _check_output(flag: str, path: Optional[str]) -> None:
-    """Fail before training, not after it, when an output file cannot be created."""
-    if path is None:
-        return
-    if os.path.isdir(path):
-        raise UsageError(f"{flag} {path}: is a directory; give a file name")
-    if not path.strip() or path.endswith(("/", os.sep)):
-        raise UsageError(f"{flag} {path!r}: give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"{flag} {path}: the directory {folder} does not exist")
-    if os.path.lexists(path) and not os.path.isfile(path):
-        raise UsageError(f"{flag} {path}: exists and is not a regular file; give another name")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{flag} {path}: the directory {folder} is not writable")
 
 
 class _ProgressBar:
@@ -292,12 +244,12 @@ def _write_outputs(args: argparse.Namespace, model: Module, history: list, title
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for flag, path in (("--save", args.save), ("--metrics", args.metrics), ("--plot", args.plot)):
-        _check_output(flag, path)
+        check_output(flag, path)
     if args.plot:
         pyplot()  # fail now, with the install hint, rather than after training
     if args.optimizer == "adam" and args.momentum:
         raise UsageError("--momentum applies to --optimizer sgd only (Adam keeps its own moments)")
-    _check_sizes(args.sizes)
+    check_sizes(args.sizes)
     X_train, y_train, X_test, y_test, data = _load_data(args, out, announce=not args.quiet)
     _check_model_fits(args.sizes[0], args.sizes[-1], X_train, [y_train, y_test], "--sizes")
     output = "sigmoid" if args.loss == "quadratic" else None

@@ -7,6 +7,7 @@ bugs wins. This module holds the words and the interface. Leaves out: printing (
 """
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import re
@@ -371,12 +372,18 @@ def _findings(best, names, convention, B) -> List[Finding]:
 def load_backprop_function(path) -> Callable:
     """Import the file at ``path`` and return its ``backprop(weights, biases, x, y)`` function.
 
-    Raises FileNotFoundError, or ValueError naming the file when it cannot be imported or
-    defines no callable ``backprop``.
+    Raises FileNotFoundError, IsADirectoryError, or ValueError naming the file when it is not a
+    regular file (a pipe would block the import), cannot be imported or defines no callable
+    ``backprop``.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "is a directory; expected a .py file defining backprop()", path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ValueError(f"{path}: not a regular file (a pipe or a device?); expected a .py file "
+                         f"defining backprop()")
     if not os.path.isfile(path):
-        raise FileNotFoundError(2, "No such file", path)
+        raise FileNotFoundError(errno.ENOENT, "No such file", path)
     name = "_learner_backprop_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

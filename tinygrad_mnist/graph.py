@@ -7,11 +7,13 @@ undoes broadcasting when there is one). No Python dependency; leaves out the led
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
 from typing import Dict, List, Optional, Tuple, Union
 
+from ._files import atomic_file
 from .nn import Module
 from .ops import _fmt
 from .tensor import Tensor
@@ -139,23 +141,29 @@ def render(dot_text: str, path: Union[str, os.PathLike]) -> str:
     With Graphviz's ``dot`` on PATH (Debian: ``apt-get install graphviz``), ``dot`` draws it in
     the format of ``path``'s extension (.svg, .png, .pdf). Without it, or for a .dot/.gv path,
     the DOT text itself is written (to ``path`` with its extension replaced by ``.dot``) and the
-    message says how to render it. Raises RuntimeError if ``dot`` fails.
+    message says how to render it. Writes are atomic (``atomic_file``). Raises RuntimeError if
+    ``dot`` fails, FileExistsError if ``path`` exists and is not a regular file (``/dev/null``,
+    a pipe, a directory: it is neither replaced nor given a ``.dot`` file beside it).
     """
     path = os.fspath(path)
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise FileExistsError(errno.EEXIST, "exists and is not a regular file; give another name", path)
     root, ext = os.path.splitext(path)
     fmt = ext[1:].lower()
     dot = shutil.which("dot")
     if fmt in ("dot", "gv") or not fmt or dot is None:
         target = path if fmt in ("dot", "gv") else root + ".dot"
-        with open(target, "w", encoding="utf-8") as f:
+        with atomic_file(target, "w", suffix=".dot") as f:
             f.write(dot_text)
         if fmt in ("dot", "gv"):
             return f"wrote {target}"
         out = path if fmt else root + ".svg"
         return (f"wrote {target}: Graphviz's dot is not installed; install graphviz (apt-get install graphviz, "
                 f"brew install graphviz) and run: dot -T{fmt or 'svg'} {target} -o {out}")
-    result = subprocess.run([dot, f"-T{fmt}", "-o", path], input=dot_text.encode("utf-8"),
-                            capture_output=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"dot -T{fmt} failed for {path}: {result.stderr.decode(errors='replace').strip()}")
+    # dot draws into the temp file, so a failure leaves path as it was
+    with atomic_file(path, "wb", suffix=ext) as f:
+        result = subprocess.run([dot, f"-T{fmt}"], input=dot_text.encode("utf-8"), stdout=f,
+                                stderr=subprocess.PIPE, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"dot -T{fmt} failed for {path}: {result.stderr.decode(errors='replace').strip()}")
     return f"wrote {path}"

@@ -13,6 +13,7 @@ from typing import Optional, TextIO
 
 import numpy as np
 
+from ._cli_args import UsageError, check_output, check_sizes, non_negative_int, positive_int
 from .data import load_bundled_sample
 from .diagnose import diagnose_function, load_backprop_function
 from .explain import explain
@@ -24,27 +25,24 @@ from .tensor import Tensor
 PROG = "tinygrad-mnist"
 DEFAULT_SIZES = (784, 30, 10)
 LOSS_CHOICES = ("quadratic", "cross-entropy")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+# graph runs on random numbers, so no data set bounds its --batch: the picture is the same for
+# any batch (only B in the shapes changes), so a larger one would only spend memory
+MAX_GRAPH_BATCH = 100_000
+# one layer's activations for the whole batch, B x the widest layer: 100M float32 numbers are
+# 400 MB, and a forward and backward pass hold a few such arrays at once
+MAX_ACTIVATIONS = 100_000_000
 
 
 def _add_network_options(p: argparse.ArgumentParser, batch: int, loss: str = "quadratic") -> None:
-    p.add_argument("--sizes", metavar="N", type=_positive_int, nargs="+", default=list(DEFAULT_SIZES),
+    p.add_argument("--sizes", metavar="N", type=positive_int, nargs="+", default=list(DEFAULT_SIZES),
                    help="layer sizes, input first (default: 784 30 10)")
-    p.add_argument("--batch", metavar="B", type=_positive_int, default=batch,
+    p.add_argument("--batch", metavar="B", type=positive_int, default=batch,
                    help=f"samples in the batch (default: {batch})")
     p.add_argument("--loss", choices=LOSS_CHOICES, type=str, default=loss,
                    help="quadratic: sigmoid outputs and 1/2 |a - y|^2 (the textbook's); cross-entropy: "
                         f"softmax on the outputs (default: {loss})")
-    p.add_argument("--seed", type=int, default=0, help="seed for the weights and the batch (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed for the weights and the batch (default: 0)")
 
 
 def add_commands(subparsers) -> None:
@@ -101,7 +99,7 @@ def add_commands(subparsers) -> None:
                    help="the picture to write (.png, .svg, .pdf)")
     s.add_argument("--misclassified", action="store_true",
                    help="draw misclassified test digits with predicted and true labels instead")
-    s.add_argument("-n", metavar="N", type=_positive_int, default=25,
+    s.add_argument("-n", metavar="N", type=positive_int, default=25,
                    help="how many misclassified digits to draw (default: 25)")
     s.set_defaults(func=cmd_show)
 
@@ -118,20 +116,27 @@ def _fail(err: TextIO, command: str, e: BaseException) -> int:
     return 2
 
 
-def _check_sizes(sizes) -> None:
-    if len(sizes) < 2:
-        raise ValueError(f"--sizes needs at least an input and an output size, got {' '.join(map(str, sizes))}")
+def _check_activations(sizes, batch: int) -> None:
+    """Refuse a batch whose activations alone would not fit (see MAX_ACTIVATIONS), before the
+    forward pass allocates them and dies with a MemoryError traceback."""
+    widest = max(sizes)
+    if batch * widest > MAX_ACTIVATIONS:
+        raise UsageError(f"--batch {batch} with a layer of {widest:,} units means {batch * widest:,} numbers "
+                         f"in one activation, more than the {MAX_ACTIVATIONS:,} allowed; use a smaller "
+                         f"--batch or narrower --sizes")
 
 
 def _digits_batch(sizes, batch: int, seed: int):
-    """A batch of real digits from the bundled sample: X (B, 784) float32, labels (B,)."""
-    _check_sizes(sizes)
+    """A batch of real digits from the bundled sample: X (B, 784) float32, labels (B,).
+    Checks --sizes and --batch first, so nothing absurd is ever allocated."""
+    check_sizes(sizes)
     if sizes[0] != 784 or sizes[-1] != 10:
         raise ValueError(f"--sizes must start with 784 (28x28 pixels) and end with 10 (digits) to run on "
                          f"MNIST, got {' '.join(map(str, sizes))}")
     data = load_bundled_sample()
     if batch > len(data.X_train):
         raise ValueError(f"--batch {batch} is larger than the {len(data.X_train)} bundled training digits")
+    _check_activations(sizes, batch)
     idx = np.random.default_rng(seed).choice(len(data.X_train), size=batch, replace=False)
     return data.X_train[idx], data.y_train[idx]
 
@@ -169,8 +174,8 @@ def cmd_diagnose(args, out: Optional[TextIO] = None, err: Optional[TextIO] = Non
     """Run the learner's file and print the report: exit 0 when it matches, 1 when it differs."""
     out, err = _streams(out, err)
     try:
+        X, y = _digits_batch(args.sizes, args.batch, args.seed)  # check the options before running their code
         fn = load_backprop_function(args.file)
-        X, y = _digits_batch(args.sizes, args.batch, args.seed)
         model = _model(args.sizes, args.loss, args.seed)
         report = diagnose_function(fn, model, X, y, loss=args.loss, convention=args.convention,
                                    reduction=args.reduction)
@@ -184,7 +189,12 @@ def cmd_graph(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) 
     """Render the graph of the MLP's loss to args.output (or a .dot file with instructions)."""
     out, err = _streams(out, err)
     try:
-        _check_sizes(args.sizes)
+        check_output("-o", args.output)  # /dev/null, a pipe, a directory: refused before any work
+        check_sizes(args.sizes)
+        if args.batch > MAX_GRAPH_BATCH:
+            raise UsageError(f"--batch {args.batch}: graph draws batches of at most {MAX_GRAPH_BATCH:,} (the "
+                             f"picture is the same for any batch; only B in the shapes changes)")
+        _check_activations(args.sizes, args.batch)
         rng = np.random.default_rng(args.seed)
         X = rng.random((args.batch, args.sizes[0]), dtype=np.float32)
         y = rng.integers(0, args.sizes[-1], args.batch)
@@ -204,6 +214,7 @@ def cmd_show(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -
     """Draw a saved model's first-layer weights, or its misclassified bundled test digits."""
     out, err = _streams(out, err)
     try:
+        check_output("-o", args.output)
         model = load(args.model)
         if args.misclassified:
             data = load_bundled_sample()

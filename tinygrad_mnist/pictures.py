@@ -13,7 +13,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .nn import Linear, Module, Sequential, predict_proba
-from .plot import pyplot
+from .plot import pyplot, save_figure
 
 PathLike = Union[str, os.PathLike]
 
@@ -66,7 +66,7 @@ def weights_grid(model: Module, path: PathLike, cols: Optional[int] = None, titl
                 ax.set_title(f"unit {k}", fontsize=7)
         fig.suptitle(title or f"first-layer weights: {n} hidden units, each {side}x{side}", fontsize=10)
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
     finally:
         plt.close(fig)
     return n
@@ -106,7 +106,7 @@ def misclassified_grid(model: Module, X, y, path: PathLike, n: int = 25, cols: O
         fig.suptitle(title or f"{len(wrong)} of {len(X)} digits misclassified ({rate:.1f}%); first {len(shown)} shown",
                      fontsize=10)
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
     finally:
         plt.close(fig)
     return int(len(shown))

@@ -7,11 +7,23 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Sequence, Union
 
+from ._files import atomic_file
+
 INSTALL_HINT = "install tinygrad_mnist[plot] (matplotlib) for --plot"
 
 
 class PlotUnavailable(ImportError):
     """matplotlib is not installed; the message says how to get it."""
+
+
+def save_figure(fig, path: Union[str, os.PathLike]) -> None:
+    """``fig.savefig`` into ``path`` atomically (``atomic_file``): a failure, an unknown format
+    included, leaves no partial picture and keeps any previous one; a path that exists and is
+    not a regular file (``/dev/null``, a pipe) raises FileExistsError. The format follows the
+    extension (.png, .svg, .pdf), matplotlib's default (png) without one."""
+    ext = os.path.splitext(os.fspath(path))[1]
+    with atomic_file(path, "wb", suffix=ext) as f:
+        fig.savefig(f, format=ext[1:].lower() or None, dpi=100)
 
 
 def pyplot():
@@ -47,7 +59,7 @@ def plot_history(history: List[dict], path: Union[str, os.PathLike], title: Opti
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
     finally:
         plt.close(fig)
 
@@ -64,6 +76,6 @@ def plot_costs(costs: Sequence[float], path: Union[str, os.PathLike],
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.tight_layout()
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
     finally:
         plt.close(fig)

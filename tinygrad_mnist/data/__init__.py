@@ -1,7 +1,8 @@
 """Data for tinygrad_mnist: readers for IDX, Nielsen's ``mnist.pkl.gz`` and Kaggle CSV; MNIST and
 Fashion-MNIST from the cache, a system install or the bundled 10k/10k sample; downloads with
 mirror fallback and md5 checks; and the array helpers training needs (standardize, one_hot,
-batches).  NumPy and the standard library only; nothing here imports the engine.
+batches).  NumPy and the standard library only (plus ``tinygrad_mnist._files``, itself
+standard library only, for atomic writes); nothing here imports the engine.
 
 Arrays: X float32 ``(N, 784)`` in [0, 1]; y int64 ``(N,)`` with values 0..9.
 Every data problem raises ``DataError`` (a ``ValueError``) naming the file and what is wrong.

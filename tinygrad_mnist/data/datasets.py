@@ -149,8 +149,12 @@ def _sniff(path: Path) -> str:
 def load_file(path: str | os.PathLike) -> Dataset:
     """Load one file, recognised by content: Nielsen's ``mnist.pkl.gz`` (train/valid/test as
     published), or a labelled Kaggle CSV (the last sixth of its rows becomes the test set).
-    A single IDX file holds only images or only labels: pass its directory to ``load_dir``."""
+    A single IDX file holds only images or only labels: pass its directory to ``load_dir``.
+    A pipe or a device raises DataError without being opened (reading a pipe would block)."""
     path = Path(path)
+    if path.exists() and not (path.is_file() or path.is_dir()):  # a directory: open() says so
+        raise DataError(f"{path}: not a regular file or directory (a pipe or a device?); expected "
+                        "a data file (mnist.pkl.gz, train.csv) or a directory holding them")
     kind = _sniff(path)
     if kind == "pickle":
         (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = read_mnist_pickle(path)
@@ -211,9 +215,9 @@ def load_path(path: str | os.PathLike) -> Dataset:
     p = Path(path).expanduser()
     if p.is_dir():
         return load_dir(p)
-    if p.is_file():
-        return load_file(p)
-    raise DataError(f"{p}: no such file or directory")
+    if not p.exists():
+        raise DataError(f"{p}: no such file or directory")
+    return load_file(p)  # which refuses a pipe or a device without opening it
 
 
 # --------------------------------------------------------------------------- named sets

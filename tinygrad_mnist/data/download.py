@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
+from .._files import atomic_file  # standard library only: no engine import
 from .catalog import dataset_dir, get_spec
 from .errors import DownloadError
 
@@ -67,48 +67,37 @@ def _fsync_dir(directory: Path) -> None:
 
 def _fetch(url: str, dest: Path, md5: str, progress: Progress | None, timeout: float) -> None:
     """Stream ``url`` into a temp file beside ``dest``; only a complete, md5-verified file
-    replaces ``dest``.  Network trouble, truncation and checksum mismatch raise _TransferFailed;
-    local disk errors propagate as OSError."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
+    replaces ``dest``, with the permissions of any new file (``atomic_file``; the cache is
+    shared with other tools, so not mkstemp's 0600).  Network trouble, truncation and checksum
+    mismatch raise _TransferFailed; local disk errors propagate as OSError."""
+    with atomic_file(dest, "wb", prefix=f".{dest.name}.", suffix=".part") as out:
         digest, done = hashlib.md5(usedforsecurity=False), 0
-        with os.fdopen(fd, "wb") as out:
-            try:
-                resp = urllib.request.urlopen(url, timeout=timeout)
-            except (OSError, http.client.HTTPException, ValueError) as e:
-                raise _TransferFailed(_reason(e)) from e
-            with resp:
-                total = _content_length(resp)
+        try:
+            resp = urllib.request.urlopen(url, timeout=timeout)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            raise _TransferFailed(_reason(e)) from e
+        with resp:
+            total = _content_length(resp)
+            if progress is not None:
+                progress(dest.name, 0, total)
+            while True:
+                try:
+                    chunk = resp.read(_CHUNK)
+                except (OSError, http.client.HTTPException) as e:
+                    raise _TransferFailed(f"after {done} bytes: {_reason(e)}") from e
+                if not chunk:
+                    break
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
                 if progress is not None:
-                    progress(dest.name, 0, total)
-                while True:
-                    try:
-                        chunk = resp.read(_CHUNK)
-                    except (OSError, http.client.HTTPException) as e:
-                        raise _TransferFailed(f"after {done} bytes: {_reason(e)}") from e
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(dest.name, done, total)
-            if total is not None and done != total:
-                raise _TransferFailed(f"truncated transfer: got {done} of {total} bytes")
-            got = digest.hexdigest()
-            if got != md5:
-                raise _TransferFailed(f"md5 mismatch: expected {md5}, got {got}")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-        tmp = None
-        _fsync_dir(dest.parent)
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+                    progress(dest.name, done, total)
+        if total is not None and done != total:
+            raise _TransferFailed(f"truncated transfer: got {done} of {total} bytes")
+        got = digest.hexdigest()
+        if got != md5:
+            raise _TransferFailed(f"md5 mismatch: expected {md5}, got {got}")
+    _fsync_dir(dest.parent)
 
 
 def download(dataset: str = "mnist", cache_dir: str | os.PathLike | None = None,

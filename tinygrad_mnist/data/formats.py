@@ -9,6 +9,7 @@ import gzip
 import io
 import itertools
 import os
+import re
 import stat
 import struct
 import zlib
@@ -159,6 +160,11 @@ def _csv_columns(name: str, first_line: str) -> tuple[bool, bool]:
     return has_header, labelled
 
 
+# A CSV cell NumPy reads as an integer: ASCII digits with an optional sign (a '-' then fails
+# as out of range). Python's int() is looser ('1_0', '٣'); the scanner below must not be.
+_CSV_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def _csv_first_problem(path: str | os.PathLike, has_header: bool, labelled: bool) -> str | None:
     """Scan line by line for the first bad row; slow, so only run once something is wrong."""
     ncols = N_PIXELS + labelled
@@ -172,13 +178,13 @@ def _csv_first_problem(path: str | os.PathLike, has_header: bool, labelled: bool
             for col, text in enumerate(fields):
                 label = labelled and col == 0
                 what = "label" if label else f"pixel{col - labelled}"
-                try:
-                    value = int(text)
-                except ValueError:
+                cell = text.strip()  # NumPy ignores the same surrounding white space
+                # not int(): it also takes '1_0' and non-ASCII digits, which NumPy refuses
+                if not _CSV_INTEGER.fullmatch(cell):
                     return f"line {lineno}, column {col + 1} ({what}): {text!r} is not an integer"
                 hi = 9 if label else 255
-                if not 0 <= value <= hi:
-                    return f"line {lineno}, column {col + 1} ({what}): {value} is outside 0..{hi}"
+                if cell.startswith("-") or int(cell) > hi:  # '-0' too: uint8 has no sign
+                    return f"line {lineno}, column {col + 1} ({what}): {cell} is outside 0..{hi}"
     return None
 
 

@@ -1,0 +1,66 @@
+"""Argument types and up-front checks shared by ``cli`` (train, evaluate, ...) and ``learn_cli``
+(explain, diagnose, graph, show), so every command words a bad value the same way. Nothing
+here prints or exits: argparse reports the types' errors, the commands report ``UsageError``.
+Leaves out: the parsers themselves.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Callable, Optional, Sequence
+
+# Networks bigger than this are refused before anything is allocated (784-30-10 has 23,860
+# parameters, 784-128-128-10 has 118,282); it only stops typos like --sizes 784 3000000 10.
+MAX_PARAMETERS = 50_000_000
+
+
+class UsageError(ValueError):
+    """A combination of arguments that argparse cannot check by itself."""
+
+
+def int_from(low: int, what: str) -> Callable[[str], int]:
+    """An argparse type accepting integers >= low; ``what`` names them in the error, which
+    argparse prefixes with the flag (``argument --seed: expected ..., got -1``)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+    return parse
+
+
+positive_int = int_from(1, "a positive integer")
+non_negative_int = int_from(0, "a non-negative integer")  # --seed: what numpy.random.default_rng takes
+
+
+def check_sizes(sizes: Sequence[int]) -> None:
+    """Refuse ``--sizes`` with fewer than two layers or more than MAX_PARAMETERS parameters."""
+    shown = " ".join(map(str, sizes))
+    if len(sizes) < 2:
+        raise UsageError(f"--sizes needs at least an input and an output size, got {shown}")
+    n = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    if n > MAX_PARAMETERS:
+        raise UsageError(f"--sizes {shown} means {n:,} parameters, more than the {MAX_PARAMETERS:,} "
+                         f"a network may have here (784 30 10 has 23,860)")
+
+
+def check_output(flag: str, path: Optional[str]) -> None:
+    """Refuse an output path that cannot become a regular file, before any work is done: a
+    directory, an empty name, a missing or read-only folder, or something that exists and is
+    not a regular file (``/dev/null``, a pipe: writing would replace it or block on it)."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    if not path.strip() or path.endswith(("/", os.sep)):
+        raise UsageError(f"{flag} {path!r}: give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {path}: the directory {folder} does not exist")
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise UsageError(f"{flag} {path}: exists and is not a regular file; give another name")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{flag} {path}: the directory {folder} is not writable")
