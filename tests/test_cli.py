@@ -299,7 +299,3 @@ def test_train_refuses_to_replace_a_pipe_or_device(capsys, tmp_path):
     assert code == 2
     assert_one_line_error(err, "m.npz: exists and is not a regular file")
     assert "epoch" not in out  # refused before training
-
-
-
-
