@@ -8,7 +8,6 @@ import struct
 import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import peak_bytes
 from tinygrad_mnist.data import (DataError, load_dir, load_idx_pair, load_path, read_idx,
                                  read_kaggle_csv, read_mnist_pickle, write_idx)
 
@@ -37,16 +37,6 @@ def raises_naming(path, match, fn=read_idx, *args, **kwargs):
         fn(path, *args, **kwargs)
     assert str(path) in str(err.value)
     return str(err.value)
-
-
-def peak_bytes(fn):
-    tracemalloc.start()
-    try:
-        fn()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
 
 
 # ----------------------------------------------------------------------------------- IDX

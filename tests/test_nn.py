@@ -9,12 +9,12 @@ import os
 import stat
 import subprocess
 import sys
-import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
 
+from helpers import peak_bytes
 from tinygrad_mnist import nn
 from tinygrad_mnist.nn import INITS, MLP, Linear, ModelFileError, Sequential, Sigmoid
 from tinygrad_mnist.optim import SGD, Adam
@@ -315,16 +315,6 @@ def _arch(config) -> bytes:
     return _npy_bytes(np.array(config if isinstance(config, str) else json.dumps(config)))
 
 
-def _peak_bytes(fn) -> int:
-    tracemalloc.start()
-    try:
-        fn()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
-
-
 class _Evil:
     """Unpickling it would run ``touch victim``."""
 
@@ -341,7 +331,7 @@ def test_gigantic_architecture_is_refused_before_allocating(tmp_path):
                                         "layers.0.bias.npy": _npy_bytes(np.zeros(1, np.float32))})
     with pytest.raises(ModelFileError, match=r"needs 10000100000 numbers but the file holds 1; .*different architecture"):
         nn.load(path)
-    assert _peak_bytes(lambda: pytest.raises(ModelFileError, nn.load, path)) < 10 * MB
+    assert peak_bytes(lambda: pytest.raises(ModelFileError, nn.load, path)) < 10 * MB
 
 
 def test_npy_header_claiming_10_to_the_12_numbers_is_refused_without_allocating(tmp_path):
@@ -351,7 +341,7 @@ def test_npy_header_claiming_10_to_the_12_numbers_is_refused_without_allocating(
     with pytest.raises(ModelFileError, match=r"'weight' claims shape \(1000000000000,\) \(4000000000000 bytes\) "
                                              r"but the archive holds 16 bytes"):
         nn.load(path)
-    peak = _peak_bytes(lambda: pytest.raises(ModelFileError, nn.load, path))
+    peak = peak_bytes(lambda: pytest.raises(ModelFileError, nn.load, path))
     assert peak < 10 * MB
 
 

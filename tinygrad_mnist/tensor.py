@@ -20,33 +20,49 @@ from .ops import _fmt
 
 DEFAULT_DTYPE = np.float32
 
-# Module state, two switches and nothing else: whether ops record a graph (``no_grad``) and
-# whether every op checks its results for NaN/Inf (``detect_anomaly``).
-_grad_enabled = True
-_anomaly = False
+
+class _Modes:
+    """The module's only state, two switches: whether ops record a graph (``no_grad``) and
+    whether every op checks its results for NaN/Inf (``detect_anomaly``)."""
+    grad = True
+    anomaly = False
+
+
+_mode = _Modes()
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-class no_grad(contextlib.ContextDecorator):
+class _Switch(contextlib.ContextDecorator):
+    """Set one switch of ``_mode`` inside a ``with`` block or a decorated function.
+
+    The previous values live on a stack, not in one slot: a decorated function that recurses,
+    or nested ``with`` on the same object, re-enters it and must restore each level.
+    """
+
+    _name: str
+    _value: bool
+
+    def __init__(self):
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(getattr(_mode, self._name))
+        setattr(_mode, self._name, self._value)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(_mode, self._name, self._prev.pop())
+        return False
+
+
+class no_grad(_Switch):
     """Context manager and decorator: ops inside it record no graph (for evaluation, updates).
 
     >>> with no_grad():
     ...     y = model(x)          # y.requires_grad is False, nothing is kept for backward
     """
 
-    def __init__(self):
-        self._prev = []  # a stack, not one slot: a decorated function that recurses re-enters this object
-
-    def __enter__(self):
-        global _grad_enabled
-        self._prev.append(_grad_enabled)
-        _grad_enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev.pop()
-        return False
+    _name, _value = "grad", False
 
 
 # The seed dL/dL = 1 of a 0-d loss, shared and read-only: np.ones costs 2.4 us per backward,
@@ -60,7 +76,7 @@ for _t in (np.float32, np.float64):
 
 def is_grad_enabled() -> bool:
     """True unless inside ``no_grad``."""
-    return _grad_enabled
+    return _mode.grad
 
 
 class AnomalyError(FloatingPointError):
@@ -78,7 +94,7 @@ class AnomalyError(FloatingPointError):
         return (type(self), (self.op, self.phase, self.what, self.site))
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_Switch):
     """Context manager and decorator: stop at the first op that produces NaN or Inf.
 
     Inside it, every op's forward output and every gradient its VJPs return during backward
@@ -90,19 +106,7 @@ class detect_anomaly(contextlib.ContextDecorator):
     ...     loss.backward()                            # ... or here, naming the op
     """
 
-    def __init__(self):
-        self._prev = []  # a stack, as in no_grad: nested and recursive uses re-enter this object
-
-    def __enter__(self):
-        global _anomaly
-        self._prev.append(_anomaly)
-        _anomaly = True
-        return self
-
-    def __exit__(self, *exc):
-        global _anomaly
-        _anomaly = self._prev.pop()
-        return False
+    _name, _value = "anomaly", True
 
 
 def _user_site() -> str:
@@ -232,7 +236,7 @@ class Tensor:
         t.data = out if type(out) is np.ndarray else np.asarray(out)
         t.grad = t.name = t._site = None
         t._retain = False
-        if _anomaly:
+        if _mode.anomaly:
             t._site = _user_site()
             bad = _bad_values(t.data)
             if bad:
@@ -240,7 +244,7 @@ class Tensor:
                 raise AnomalyError(name, "forward", f"{name}: forward output {_fmt(t.data.shape)} "
                                    f"contains {bad} (inputs {shapes})", t._site)
         t._op = name
-        if record and _grad_enabled:
+        if record and _mode.grad:
             if type(vjps) is not tuple or len(vjps) != len(inputs):
                 got = f"{len(vjps)} VJPs" if isinstance(vjps, tuple) else f"a {type(vjps).__name__}"
                 raise TypeError(f"{name}: returned {got} for {len(inputs)} inputs; an op returns a tuple "
@@ -284,7 +288,7 @@ class Tensor:
         if self._vjps == ():  # a leaf (or a result recorded without grad): nothing to walk
             self.grad = grad.copy() if self.grad is None else self.grad + grad  # grad may be _ONE
             return
-        anomaly = _anomaly
+        anomaly = _mode.anomaly
         grads = {self: grad}      # pending gradients of recorded (non-leaf) tensors
         leaf_grads = {}           # finished gradients of leaves, written to .grad at the end
         heap = [(-self._depth, 0, self)]
