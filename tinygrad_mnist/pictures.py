@@ -12,8 +12,9 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .nn import Linear, Module, Sequential, predict_proba
+from .nn import Linear, Module, Sequential
 from .plot import pyplot, save_figure
+from .train import predict
 
 PathLike = Union[str, os.PathLike]
 
@@ -85,8 +86,7 @@ def misclassified_grid(model: Module, X, y, path: PathLike, n: int = 25, cols: O
     if n < 1:
         raise ValueError(f"misclassified_grid: n must be positive, got {n}")
     side = _side(X.shape[1], "misclassified_grid")
-    dtype = _first_linear(model).weight.dtype
-    pred = predict_proba(model, X.astype(dtype, copy=False)).argmax(axis=1)
+    pred = predict(model, X)  # batched, in the model's dtype, under no_grad
     wrong = np.flatnonzero(pred != y)
     shown = wrong[:n]
     plt = pyplot()
