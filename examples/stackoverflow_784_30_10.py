@@ -21,7 +21,7 @@ import numpy as np
 from tinygrad_mnist.data import load_mnist
 from tinygrad_mnist.nn import MLP
 from tinygrad_mnist.optim import SGD
-from tinygrad_mnist.plot import PlotUnavailable, plot_costs
+from tinygrad_mnist.figures import PlotUnavailable, plot_costs
 from tinygrad_mnist.tensor import Tensor
 from tinygrad_mnist.train import evaluate
 

@@ -73,7 +73,7 @@ def test_detect_anomaly_catches_log_of_0_inside_a_model_at_the_users_line():
 def test_without_detect_anomaly_nan_passes_silently_and_nothing_is_recorded():
     with np.errstate(invalid="ignore"):
         y = leaf([-1.0]).log()
-    assert np.isnan(y.data).all() and y._site is None
+    assert np.isnan(y.data).all() and y.node.site is None
 
 
 def test_anomaly_error_pickles_with_its_fields():

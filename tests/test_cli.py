@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_mnist import cli, images, nn
+from tinygrad_mnist import cli, digits as digit_files, nn, serialize
 from tinygrad_mnist.cli import main
 from tinygrad_mnist.data import DownloadError, load_bundled_sample, write_idx
 
@@ -105,7 +105,7 @@ def test_train_with_no_arguments_reaches_90_percent(capsys):
     assert code == 0, err
     assert "bundled sample" in out and out.count("bundled sample") == 1
     epochs = [line for line in out.splitlines() if line.startswith("epoch ")]
-    assert len(epochs) == cli.DEFAULT_EPOCHS and "10000 training / 10000 test images" in out
+    assert len(epochs) == cli.train.DEFAULT_EPOCHS and "10000 training / 10000 test images" in out
     final = out.strip().splitlines()[-1]
     assert final.startswith("test accuracy ")
     assert float(final.split()[2].rstrip("%")) >= 90.0
@@ -122,7 +122,7 @@ def test_train_saves_model_and_metrics(capsys, tmp_path, sample):
     history = json.loads(metrics.read_text())
     assert [r["epoch"] for r in history] == [1, 2]
     assert set(history[0]) == {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}
-    model = nn.load(model_path)
+    model = serialize.load(model_path)
     assert model.sizes == [784, 16, 10] and model.activation == "relu"
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".tmp")] == []
     # the saved model reproduces the reported accuracy on the same 500 test digits
@@ -153,7 +153,7 @@ def test_train_plot(capsys, tmp_path):
     curve = tmp_path / "curve.png"
     code, out, err = run(capsys, "train", "--limit", 200, "--epochs", 2, "--quiet", "--plot", curve)
     assert code == 0, err
-    picture = images.read_png(curve)  # matplotlib's PNG, read by our own decoder
+    picture = digit_files.read_png(curve)  # matplotlib's PNG, read by our own decoder
     assert picture.ndim == 3 and picture.shape[0] > 100
 
 
@@ -227,7 +227,7 @@ def test_evaluate_bad_model_files_exit_2(capsys, tmp_path, make, fragment):
 
 
 def test_evaluate_model_of_the_wrong_size_exits_2(capsys, tmp_path):
-    nn.MLP([100, 10], seed=0).save(tmp_path / "small.npz")
+    serialize.save(nn.MLP([100, 10], seed=0), tmp_path / "small.npz")
     code, out, err = run(capsys, "evaluate", tmp_path / "small.npz", "--limit", 10)
     assert code == 2
     assert_one_line_error(err, "takes 100 inputs")
@@ -237,10 +237,10 @@ def test_evaluate_model_of_the_wrong_size_exits_2(capsys, tmp_path):
 def test_predict_png_pgm_npy(capsys, tmp_path, model_file, sample):
     digits = np.rint(sample.X_test[:3] * 255).astype(np.uint8).reshape(3, 28, 28)  # a 7, a 2, a 1
     assert list(sample.y_test[:3]) == [7, 2, 1]
-    images.write_png(tmp_path / "seven.png", digits[0])
-    images.write_pgm(tmp_path / "two.pgm", digits[1])
+    digit_files.write_png(tmp_path / "seven.png", digits[0])
+    digit_files.write_pgm(tmp_path / "two.pgm", digits[1])
     np.save(tmp_path / "one.npy", sample.X_test[2])
-    images.write_png(tmp_path / "seven_on_white.png", np.stack([255 - digits[0]] * 3, axis=-1))
+    digit_files.write_png(tmp_path / "seven_on_white.png", np.stack([255 - digits[0]] * 3, axis=-1))
     files = [tmp_path / n for n in ("seven.png", "two.pgm", "one.npy")]
     code, out, err = run(capsys, "predict", model_file, *files)
     assert code == 0, err
@@ -254,7 +254,7 @@ def test_predict_png_pgm_npy(capsys, tmp_path, model_file, sample):
 
 @pytest.mark.parametrize("make, fragment", [
     (lambda p: p.write_text("hello"), "not a PNG, PGM"),
-    (lambda p: images.write_png(p, np.zeros((20, 20), np.uint8)), "expected 28x28"),
+    (lambda p: digit_files.write_png(p, np.zeros((20, 20), np.uint8)), "expected 28x28"),
     (lambda p: None, "No such file or directory"),
 ])
 def test_predict_bad_images_exit_2(capsys, tmp_path, model_file, make, fragment):
@@ -274,7 +274,7 @@ def test_download_reports_progress_and_where(capsys, monkeypatch, tmp_path):
         progress("t10k-labels-idx1-ubyte.gz", 0, 100)
         progress("t10k-labels-idx1-ubyte.gz", 100, 100)
         return [tmp_path / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"]
-    monkeypatch.setattr(cli, "download", fake_download)
+    monkeypatch.setattr(cli.train, "download", fake_download)
     code, out, err = run(capsys, "download", "--dataset", "fashion-mnist", "--cache-dir", tmp_path)
     assert code == 0
     assert calls["args"] == ("fashion-mnist", str(tmp_path))
@@ -286,7 +286,7 @@ def test_download_failure_exits_1_with_one_line(capsys, monkeypatch):
     def failing(dataset, cache_dir=None, progress=None):
         raise DownloadError("train-images-idx3-ubyte.gz",
                             [("https://a/x", "HTTP 404"), ("https://b/x", "timed out")])
-    monkeypatch.setattr(cli, "download", failing)
+    monkeypatch.setattr(cli.train, "download", failing)
     code, out, err = run(capsys, "download")
     assert code == 1
     assert_one_line_error(err, "train-images-idx3-ubyte.gz", "https://a/x (HTTP 404)",

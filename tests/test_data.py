@@ -253,13 +253,13 @@ def test_empty_directory_says_what_it_looked_for(tmp_path):
 
 
 def test_the_data_layer_imports_only_the_standard_library_numpy_and_files():
-    """data/ may share the stdlib-only _files.py (atomic writes), never the engine."""
+    """data/ may share the stdlib-only files.py (atomic writes), never the engine."""
     package = Path(tinygrad_mnist.__file__).parent
-    for path in [*sorted((package / "data").glob("*.py")), package / "_files.py"]:
+    for path in [*sorted((package / "data").glob("*.py")), package / "files.py"]:
         inside_data = path.parent.name == "data"
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level:
-                ok = (node.level == 1 and inside_data) or (node.level == 2 and node.module == "_files")
+                ok = (node.level == 1 and inside_data) or (node.level == 2 and node.module == "files")
                 assert ok, f"{path.name}:{node.lineno}: from {'.' * node.level}{node.module or ''} import ..."
             else:
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else \

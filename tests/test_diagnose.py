@@ -298,7 +298,7 @@ def test_a_crash_is_reported_with_the_learners_line(problem):
 
 def test_the_unplanted_copy_is_the_textbook_backprop(problem):
     from tinygrad_mnist import manual
-    from tinygrad_mnist.bugs import Plant, planted_backprop, plants
+    from tinygrad_mnist.tools.bugs import Plant, planted_backprop, plants
     x, y = problem
     rng = np.random.default_rng(0)
     weights, biases = manual.init_params(SIZES, rng)

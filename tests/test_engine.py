@@ -364,9 +364,10 @@ def test_ndarray_op_tensor_uses_the_reflected_operators(f):
 # ---------------------------------------------------------------- a user's ops
 @given(x=shapes().flatmap(lambda s: float_arrays(s, np.float64, -5.0, 5.0)))
 def test_user_softplus_passes_gradcheck(x):
-    out = Tensor.apply(softplus, Tensor(x))
+    out = Tensor.apply(softplus, Tensor(x, requires_grad=True))
     np.testing.assert_allclose(out.data, np.log1p(np.exp(x)), rtol=1e-12)
-    assert out.op == "softplus"
+    assert out.op == "softplus" and out.node.op is softplus  # the node keeps the function itself
+    assert Tensor.apply(softplus, Tensor(x)).op is None  # nothing recorded, like PyTorch's grad_fn
     assert gradcheck(lambda t: Tensor.apply(softplus, t), x)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import ShapeError, Tensor, ops
+from tinygrad_mnist.errors import fmt_shape
 
 
 def leaf(values, dtype=np.float64) -> Tensor:
@@ -113,7 +114,7 @@ def test_index_errors_are_shape_errors_and_index_errors_so_iteration_stops():
 def test_layers_name_themselves_and_the_shape_they_expected(x):
     from tinygrad_mnist.nn import MLP, Linear
     for layer in (Linear(784, 30, rng=0), MLP([784, 30, 10], seed=0)):
-        with pytest.raises(ShapeError, match=rf"Linear\(784->30\) got input of shape {re.escape(ops._fmt(np.shape(x)))}; "
+        with pytest.raises(ShapeError, match=rf"Linear\(784->30\) got input of shape {re.escape(fmt_shape(np.shape(x)))}; "
                                              r"expected \(B,784\)"):
             layer(x)
 

@@ -23,10 +23,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tinygrad_mnist import cli, images, nn
+from tinygrad_mnist import cli, digits as digit_files, nn, serialize
 from tinygrad_mnist.data import (DataError, DownloadError, load_bundled_sample, load_path, read_idx,
                                  read_kaggle_csv, read_mnist_pickle, write_idx)
-from tinygrad_mnist.images import ImageError
+from tinygrad_mnist.digits import ImageError
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=40)
 STATUSES = {0, 1, 2}  # 130 needs a Ctrl-C
@@ -39,13 +39,13 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
     sample = load_bundled_sample()
     X, y = sample.X_train[:60], sample.y_train[:60]
-    nn.MLP([784, 30, 10], seed=0).save(root / "model.npz")
-    nn.MLP([100, 10], seed=0).save(root / "small_model.npz")
+    serialize.save(nn.MLP([784, 30, 10], seed=0), root / "model.npz")
+    serialize.save(nn.MLP([100, 10], seed=0), root / "small_model.npz")
     digits = np.rint(sample.X_test[:2] * 255).astype(np.uint8).reshape(2, 28, 28)
-    images.write_png(root / "digit.png", digits[0])
-    images.write_pgm(root / "digit.pgm", digits[1])
+    digit_files.write_png(root / "digit.png", digits[0])
+    digit_files.write_pgm(root / "digit.pgm", digits[1])
     np.save(root / "digit.npy", sample.X_test[2])
-    images.write_png(root / "big.png", np.zeros((40, 30), np.uint8))
+    digit_files.write_png(root / "big.png", np.zeros((40, 30), np.uint8))
     (root / "notes.txt").write_text("not a model, not an image\n")
     (root / "empty").mkdir()
     idx = root / "idx"
@@ -59,7 +59,7 @@ def world(tmp_path_factory):
     (root / "train.csv").write_text("\n".join([header] + rows) + "\n")
     (root / "bad.csv").write_text(header + "\n5," + ",".join(["0"] * 783) + ",300\n")
     os.mkfifo(root / "pipe")
-    real_load_dataset, loaded = cli.load_dataset, {}
+    real_load_dataset, loaded = cli.train.load_dataset, {}
 
     def cached_dataset(name="mnist", cache_dir=None, *, search_dirs=None, warn=True):
         """load_dataset cut to 300 + 300 images and kept, so that every run is cheap."""
@@ -76,8 +76,8 @@ def world(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINYGRAD_MNIST_HOME", str(root / "cache"))
-        mp.setattr(cli, "load_dataset", cached_dataset)
-        mp.setattr(cli, "download", fake_download)
+        mp.setattr(cli.train, "load_dataset", cached_dataset)
+        mp.setattr(cli.train, "download", fake_download)
         mp.chdir(root)  # relative junk paths land here
         yield root
 
@@ -313,12 +313,12 @@ def _real_files() -> dict:
                                                for k in range(3)) + "\n").encode()
     model = nn.MLP([6, 4, 3], seed=0)
     arrays = {name: p.data for name, p in model.named_parameters()}
-    arrays[nn.ARCH_KEY] = np.array(json.dumps(model.config()))
+    arrays[serialize.ARCH_KEY] = np.array(json.dumps(model.config()))
     for key, save in (("npz", np.savez), ("npz_deflated", np.savez_compressed)):
         buf = io.BytesIO()
         save(buf, **arrays)
         blobs[key] = buf.getvalue()
-    blobs["png"] = images.encode_png(digits[0], filter_type=4)
+    blobs["png"] = digit_files.encode_png(digits[0], filter_type=4)
     blobs["pgm"] = b"P5\n28 28\n255\n" + digits[0].tobytes()
     blobs["pgm_ascii"] = b"P2\n28 28\n255\n" + " ".join(map(str, digits[0].ravel())).encode()
     buf = io.BytesIO()
@@ -359,8 +359,8 @@ READERS = {
     "read_mnist_pickle": (read_mnist_pickle, DataError),
     "read_kaggle_csv": (read_kaggle_csv, DataError),
     "load_path": (load_path, DataError),
-    "nn.load": (nn.load, nn.ModelFileError),
-    "load_digit": (images.load_digit, ImageError),
+    "serialize.load": (serialize.load, serialize.ModelFileError),
+    "load_digit": (digit_files.load_digit, ImageError),
 }
 
 
@@ -397,6 +397,6 @@ def test_the_unmutated_files_are_read(tmp_path, key):
     """The fuzz starts from valid files: each is read by its own reader."""
     path = tmp_path / key
     path.write_bytes(REAL[key])
-    reader = {"idx": read_idx, "pic": read_mnist_pickle, "csv": read_kaggle_csv, "npz": nn.load,
-              "png": images.load_digit, "pgm": images.load_digit, "npy": images.load_digit}[key[:3]]
+    reader = {"idx": read_idx, "pic": read_mnist_pickle, "csv": read_kaggle_csv, "npz": serialize.load,
+              "png": digit_files.load_digit, "pgm": digit_files.load_digit, "npy": digit_files.load_digit}[key[:3]]
     assert reader(path) is not None

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tinygrad_mnist import cli, nn, train
+from tinygrad_mnist import serialize
 from tinygrad_mnist.data import load_bundled_sample
 from test_cli import REPO, empty_cache, run  # noqa: F401  (empty_cache: autouse fixture)
 
@@ -20,7 +21,7 @@ from test_cli import REPO, empty_cache, run  # noqa: F401  (empty_cache: autouse
 def interrupt_after(monkeypatch, epochs_done: int, batches: int = 3):
     """Make cli's fit raise KeyboardInterrupt mid-epoch, ``batches`` progress reports into the
     epoch after ``epochs_done`` completed ones (the weights are then half-updated)."""
-    real_fit = cli.fit
+    real_fit = cli.train.fit
 
     def fit(*args, callback, **kwargs):
         seen = {"n": 0}
@@ -32,7 +33,7 @@ def interrupt_after(monkeypatch, epochs_done: int, batches: int = 3):
                 if seen["n"] == batches:
                     raise KeyboardInterrupt
         return real_fit(*args, callback=report, **kwargs)
-    monkeypatch.setattr(cli, "fit", fit)
+    monkeypatch.setattr(cli.train, "fit", fit)
 
 
 TRAIN_QUICK = ["train", "--limit", 500, "--batch-size", 5, "--sizes", 784, 20, 10]
@@ -47,7 +48,7 @@ def test_ctrl_c_keeps_the_last_completed_epochs_model_and_metrics(capsys, monkey
     assert err.strip() == f"tinygrad-mnist train: interrupted during epoch 3; wrote {model_path}, {metrics} as of epoch 2"
     assert [line.split(",")[0] for line in out.splitlines() if line.startswith("epoch")] == ["epoch 1/50", "epoch 2/50"]
     assert [r["epoch"] for r in json.loads(metrics.read_text())] == [1, 2]
-    saved, reference = nn.load(model_path), nn.load(ref)  # epoch 2's weights, not epoch 3's half-way ones
+    saved, reference = serialize.load(model_path), serialize.load(ref)  # epoch 2's weights, not epoch 3's half-way ones
     for a, b in zip(saved.parameters(), reference.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["m.json", "m.npz", "ref.npz"]
@@ -55,7 +56,7 @@ def test_ctrl_c_keeps_the_last_completed_epochs_model_and_metrics(capsys, monkey
 
 def test_ctrl_c_in_the_first_epoch_writes_nothing_and_keeps_an_old_model(capsys, monkeypatch, tmp_path):
     old = tmp_path / "m.npz"
-    nn.MLP([784, 20, 10], seed=5).save(old)
+    serialize.save(nn.MLP([784, 20, 10], seed=5), old)
     before = old.read_bytes()
     interrupt_after(monkeypatch, epochs_done=0)
     code, out, err = run(capsys, *TRAIN_QUICK, "--epochs", 5, "--save", old, "--metrics", tmp_path / "m.json")
@@ -124,6 +125,6 @@ def test_ctrl_c_to_a_real_process_saves_the_last_epoch_and_exits_130(tmp_path):
     assert lines[0].startswith(f"tinygrad-mnist train: interrupted during epoch {n + 1}")
     history = json.loads(metrics.read_text())
     sample = load_bundled_sample()
-    acc = (nn.predict_proba(nn.load(model_path), sample.X_test[:2000]).argmax(1) == sample.y_test[:2000]).mean()
+    acc = (nn.predict_proba(serialize.load(model_path), sample.X_test[:2000]).argmax(1) == sample.y_test[:2000]).mean()
     assert acc == pytest.approx(history[-1]["test_accuracy"])  # the weights of that same epoch
 

@@ -1,6 +1,6 @@
-"""The learning commands (explain, diagnose, graph, show), called in-process through a parser
-built by learn_cli.add_commands: output, files written, exit codes, one-line errors."""
-import argparse
+"""The learning commands (explain, diagnose, graph, show), called in-process through
+``cli.main``: output, files written, exit codes, one-line errors."""
+import contextlib
 import io
 import os
 import shutil
@@ -9,16 +9,16 @@ import textwrap
 
 import pytest
 
-from tinygrad_mnist import graph, learn_cli
+from tinygrad_mnist import cli
+from tinygrad_mnist.tools import graphviz
+from tinygrad_mnist import serialize
 from tinygrad_mnist.nn import MLP
 
 
 def run(*argv):
-    parser = argparse.ArgumentParser(prog="tinygrad-mnist")
-    learn_cli.add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
     out, err = io.StringIO(), io.StringIO()
-    status = args.func(args, out, err)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(list(argv))
     return status, out.getvalue(), err.getvalue()
 
 
@@ -124,7 +124,7 @@ def test_graph_renders_svg_with_dot(tmp_path):
 
 
 def test_graph_without_dot_says_how_to_render(tmp_path, monkeypatch):
-    monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+    monkeypatch.setattr(graphviz.shutil, "which", lambda name: None)
     status, out, _ = run("graph", "-o", str(tmp_path / "net.svg"))
     assert status == 0 and "install graphviz" in out and (tmp_path / "net.dot").exists()
 
@@ -132,7 +132,7 @@ def test_graph_without_dot_says_how_to_render(tmp_path, monkeypatch):
 def test_show_weights_and_misclassified(tmp_path):
     pytest.importorskip("matplotlib", reason="show needs matplotlib (tinygrad_mnist[plot])")
     model = tmp_path / "model.npz"
-    MLP([784, 16, 10], seed=0).save(model)
+    serialize.save(MLP([784, 16, 10], seed=0), model)
     status, out, _ = run("show", str(model), "-o", str(tmp_path / "w.png"))
     assert status == 0 and out.strip() == f"wrote {tmp_path / 'w.png'}: 16 hidden units"
     status, out, _ = run("show", str(model), "-o", str(tmp_path / "m.png"), "--misclassified", "-n", "8")
@@ -170,7 +170,7 @@ def test_absurd_sizes_and_batches_are_refused_before_anything_is_allocated(tmp_p
 @pytest.mark.parametrize("command", [["explain"], ["diagnose", "my_backprop.py"], ["graph"]])
 def test_a_negative_seed_is_an_argparse_error_naming_the_flag(capsys, command):
     with pytest.raises(SystemExit) as info:
-        run(*command, "--seed", "-1")
+        cli.main([*command, "--seed", "-1"])
     assert info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == \
         f"tinygrad-mnist {command[0]}: error: argument --seed: expected a non-negative integer, got -1"
@@ -186,7 +186,7 @@ def test_graph_refuses_a_device_or_a_pipe_and_writes_nothing_beside_it(tmp_path)
     assert not os.path.exists("/dev/null.dot")
     assert os.listdir(tmp_path) == ["pipe"]
     with pytest.raises(FileExistsError, match="not a regular file"):  # the library function refuses too
-        graph.render("digraph {}", pipe)
+        graphviz.render("digraph {}", pipe)
     assert os.listdir(tmp_path) == ["pipe"]
 
 
@@ -196,12 +196,12 @@ def test_graph_writes_atomically_with_the_usual_permissions(tmp_path, monkeypatc
     fake_dot.chmod(0o755)
     old = tmp_path / "net.svg"
     old.write_text("<svg>the previous picture</svg>")
-    monkeypatch.setattr(graph.shutil, "which", lambda name: str(fake_dot))
+    monkeypatch.setattr(graphviz.shutil, "which", lambda name: str(fake_dot))
     status, _, err = run("graph", "-o", str(old))
     assert status == 2 and "dot -Tsvg failed" in err and "syntax error in line 1" in err
     assert old.read_text() == "<svg>the previous picture</svg>"
     assert sorted(os.listdir(tmp_path)) == ["dot", "net.svg"]  # no temp file left behind
-    monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+    monkeypatch.setattr(graphviz.shutil, "which", lambda name: None)
     umask = os.umask(0o027)
     try:
         status, _, _ = run("graph", "-o", str(tmp_path / "net.png"))
@@ -212,7 +212,7 @@ def test_graph_writes_atomically_with_the_usual_permissions(tmp_path, monkeypatc
 
 def test_show_refuses_a_device_or_a_pipe(tmp_path):
     model = tmp_path / "model.npz"
-    MLP([784, 16, 10], seed=0).save(model)
+    serialize.save(MLP([784, 16, 10], seed=0), model)
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
     for target in ("/dev/null", str(pipe)):
@@ -224,7 +224,7 @@ def test_show_refuses_a_device_or_a_pipe(tmp_path):
 def test_show_writes_the_picture_atomically(tmp_path):
     pytest.importorskip("matplotlib", reason="show needs matplotlib (tinygrad_mnist[plot])")
     model = tmp_path / "model.npz"
-    MLP([784, 16, 10], seed=0).save(model)
+    serialize.save(MLP([784, 16, 10], seed=0), model)
     old = tmp_path / "w.xyz"
     old.write_text("previous")
     status, _, err = run("show", str(model), "-o", str(old))  # matplotlib: "Format 'xyz' is not supported"

@@ -100,8 +100,8 @@ def intermediates(loss: Tensor) -> list:
     arrays, stack, seen = [], [loss], set()
     while stack:
         t = stack.pop()
-        for parent in t._parents or ():
-            if parent is not None and id(parent) not in seen and parent._vjps != ():
+        for parent in (t.node.inputs or ()) if t.node is not None else ():
+            if parent is not None and id(parent) not in seen and parent.node is not None:
                 seen.add(id(parent))
                 arrays.append(parent.data)
                 stack.append(parent)
@@ -120,7 +120,7 @@ def test_backward_frees_the_graph_by_reference_counting_alone(loss_name):
         refs = [weakref.ref(a) for a in intermediates(loss)]
         assert len(refs) >= 5 and all(r() is not None for r in refs)  # the graph holds them
         loss.backward()
-        assert loss._parents is None and loss._vjps is None
+        assert loss.node.freed and loss.node.inputs is None
         assert [r() for r in refs] == [None] * len(refs)  # freed, with the loss still alive
         assert np.isfinite(loss.item())
     finally:
@@ -147,7 +147,7 @@ def test_evaluation_under_no_grad_records_nothing():
     X = np.random.default_rng(2).random((100, 784), dtype=np.float32)
     with no_grad():
         out = model(X)
-    assert out._parents == () and not out.requires_grad
+    assert out.node is None and not out.requires_grad
     before = live_tensors()
     with no_grad():
         for _ in range(50):

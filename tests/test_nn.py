@@ -2,6 +2,7 @@
 against hand-computed updates, save/load round trips and every kind of broken model file."""
 from __future__ import annotations
 
+import ast
 import functools
 import io
 import json
@@ -11,12 +12,17 @@ import subprocess
 import sys
 import zipfile
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import tinygrad_mnist
+
 from helpers import peak_bytes
-from tinygrad_mnist import nn
-from tinygrad_mnist.nn import INITS, MLP, Linear, ModelFileError, Sequential, Sigmoid
+from tinygrad_mnist import nn, serialize
+from tinygrad_mnist.errors import ModelFileError
+from tinygrad_mnist.nn import INITS, MLP, Linear, Sequential, Sigmoid
 from tinygrad_mnist.optim import SGD, Adam
 from tinygrad_mnist.tensor import Tensor
 
@@ -210,13 +216,13 @@ def test_optimizer_argument_errors(make, match):
 def trained(tmp_path):
     model = MLP([784, 30, 10], activation="relu", output="sigmoid", seed=1)
     path = tmp_path / "model.npz"
-    model.save(path)
+    serialize.save(model, path)
     return model, path
 
 
 def test_save_load_round_trip_gives_identical_predictions(trained):
     model, path = trained
-    loaded = nn.load(path)
+    loaded = serialize.load(path)
     assert isinstance(loaded, MLP) and loaded.sizes == [784, 30, 10]
     assert (loaded.activation, loaded.output) == ("relu", "sigmoid")
     X = np.random.default_rng(0).random((50, 784), dtype=np.float32)
@@ -227,8 +233,8 @@ def test_save_load_round_trip_gives_identical_predictions(trained):
 
 def test_save_load_sequential(tmp_path):
     model = Sequential(Linear(4, 3, rng=0), Sigmoid(), Linear(3, 2, rng=1))
-    model.save(tmp_path / "seq.npz")
-    loaded = nn.load(tmp_path / "seq.npz")
+    serialize.save(model, tmp_path / "seq.npz")
+    loaded = serialize.load(tmp_path / "seq.npz")
     x = np.ones((2, 4), np.float32)
     np.testing.assert_array_equal(loaded(x).data, model(x).data)
 
@@ -242,7 +248,7 @@ def test_failed_save_leaves_the_old_file_intact(trained, monkeypatch):
     monkeypatch.setattr(np, "savez", broken_savez)
     other = MLP([784, 30, 10], seed=2)
     with pytest.raises(OSError, match="disk full"):
-        other.save(path)
+        serialize.save(other, path)
     assert path.read_bytes() == before
     assert os.listdir(path.parent) == ["model.npz"]  # no temporary file left behind
 
@@ -254,7 +260,7 @@ def _write(path, arrays):
 
 def _good_arrays(model):
     arrays = {name: p.data for name, p in model.named_parameters()}
-    arrays[nn.ARCH_KEY] = np.array(json.dumps(model.config()))
+    arrays[serialize.ARCH_KEY] = np.array(json.dumps(model.config()))
     return arrays
 
 
@@ -265,31 +271,31 @@ def _good_arrays(model):
      r"'layers.0.weight' has shape \(30, 783\)"),
     (lambda a: a.update({"layers.0.bias": np.array([object()] * 30)}), "without pickle"),
     (lambda a: a.update({"layers.0.bias": np.zeros(30, dtype=np.int32)}), "expected floats"),
-    (lambda a: a.update({nn.ARCH_KEY: np.array("{not json")}), "not valid JSON"),
-    (lambda a: a.pop(nn.ARCH_KEY), "no __architecture__"),
-    (lambda a: a.update({nn.ARCH_KEY: np.array(json.dumps({"type": "Conv2d"}))}), "unknown layer type"),
-    (lambda a: a.update({nn.ARCH_KEY: np.array(json.dumps({"type": "MLP", "sizes": [784, 20, 10]}))}),
+    (lambda a: a.update({serialize.ARCH_KEY: np.array("{not json")}), "not valid JSON"),
+    (lambda a: a.pop(serialize.ARCH_KEY), "no __architecture__"),
+    (lambda a: a.update({serialize.ARCH_KEY: np.array(json.dumps({"type": "Conv2d"}))}), "unknown layer type"),
+    (lambda a: a.update({serialize.ARCH_KEY: np.array(json.dumps({"type": "MLP", "sizes": [784, 20, 10]}))}),
      r"has shape \(30, 784\), the architecture needs \(20, 784\)"),
-    (lambda a: a.update({nn.ARCH_KEY: np.array(json.dumps({"type": "MLP", "sizes": "abc"}))}), "invalid"),
+    (lambda a: a.update({serialize.ARCH_KEY: np.array(json.dumps({"type": "MLP", "sizes": "abc"}))}), "invalid"),
 ])
 def test_load_rejects_broken_files(tmp_path, corrupt, match):
     arrays = _good_arrays(MLP([784, 30, 10], seed=0))
     corrupt(arrays)
     path = _write(tmp_path / "bad.npz", arrays)
     with pytest.raises(ModelFileError, match=match):
-        nn.load(path)
+        serialize.load(path)
 
 
 def test_load_rejects_a_file_that_is_not_npz(tmp_path):
     path = tmp_path / "model.npz"
     path.write_text("hello")
     with pytest.raises(ModelFileError, match="not a readable .npz"):
-        nn.load(path)
+        serialize.load(path)
 
 
 def test_load_missing_file_is_an_oserror(tmp_path):
     with pytest.raises(FileNotFoundError):
-        nn.load(tmp_path / "nope.npz")
+        serialize.load(tmp_path / "nope.npz")
 
 
 # ------------------------------------------------------------------ hostile model files
@@ -327,21 +333,21 @@ class _Evil:
 
 def test_gigantic_architecture_is_refused_before_allocating(tmp_path):
     # 4 bytes of weights, an architecture of 10**10 numbers (40 GB): refused by counting
-    path = _zip(tmp_path / "huge.npz", {nn.ARCH_KEY + ".npy": _arch({"type": "MLP", "sizes": [100_000, 100_000]}),
+    path = _zip(tmp_path / "huge.npz", {serialize.ARCH_KEY + ".npy": _arch({"type": "MLP", "sizes": [100_000, 100_000]}),
                                         "layers.0.bias.npy": _npy_bytes(np.zeros(1, np.float32))})
     with pytest.raises(ModelFileError, match=r"needs 10000100000 numbers but the file holds 1; .*different architecture"):
-        nn.load(path)
-    assert peak_bytes(lambda: pytest.raises(ModelFileError, nn.load, path)) < 10 * MB
+        serialize.load(path)
+    assert peak_bytes(lambda: pytest.raises(ModelFileError, serialize.load, path)) < 10 * MB
 
 
 def test_npy_header_claiming_10_to_the_12_numbers_is_refused_without_allocating(tmp_path):
     fake = _npy_bytes(header={"descr": "<f4", "fortran_order": False, "shape": (10**12,)}, data=bytes(16))
-    path = _zip(tmp_path / "m.npz", {nn.ARCH_KEY + ".npy": _arch({"type": "Linear", "n_in": 2, "n_out": 2}),
+    path = _zip(tmp_path / "m.npz", {serialize.ARCH_KEY + ".npy": _arch({"type": "Linear", "n_in": 2, "n_out": 2}),
                                      "weight.npy": fake})
     with pytest.raises(ModelFileError, match=r"'weight' claims shape \(1000000000000,\) \(4000000000000 bytes\) "
                                              r"but the archive holds 16 bytes"):
-        nn.load(path)
-    peak = peak_bytes(lambda: pytest.raises(ModelFileError, nn.load, path))
+        serialize.load(path)
+    peak = peak_bytes(lambda: pytest.raises(ModelFileError, serialize.load, path))
     assert peak < 10 * MB
 
 
@@ -351,10 +357,10 @@ def test_pickled_objects_in_a_model_never_run(tmp_path, entry):
     evil = _npy_bytes(np.array([_Evil(victim)], dtype=object))
     good = _good_arrays(MLP([4, 3], seed=0))
     entries = {f"{k}.npy": _npy_bytes(v) for k, v in good.items()}
-    entries[(nn.ARCH_KEY if entry == "arch" else "layers.0.weight") + ".npy"] = evil
+    entries[(serialize.ARCH_KEY if entry == "arch" else "layers.0.weight") + ".npy"] = evil
     path = _zip(tmp_path / "m.npz", entries)
     with pytest.raises(ModelFileError, match=r"holds Python objects \(dtype object\), which cannot be read without pickle"):
-        nn.load(path)
+        serialize.load(path)
     assert not victim.exists()
 
 
@@ -373,31 +379,31 @@ def test_pickled_objects_in_a_model_never_run(tmp_path, entry):
     (json.dumps("MLP"), "must be a JSON object"),
 ])
 def test_hostile_architectures_are_refused(tmp_path, config, match):
-    path = _zip(tmp_path / "m.npz", {nn.ARCH_KEY + ".npy": _arch(config)})
+    path = _zip(tmp_path / "m.npz", {serialize.ARCH_KEY + ".npy": _arch(config)})
     with pytest.raises(ModelFileError, match=match):
-        nn.load(path)
+        serialize.load(path)
 
 
 def test_a_model_saved_by_a_different_architecture(tmp_path):
     arrays = _good_arrays(MLP([784, 30, 10], seed=0))
-    arrays[nn.ARCH_KEY] = np.array(json.dumps({"type": "MLP", "sizes": [784, 30, 30, 10]}))
+    arrays[serialize.ARCH_KEY] = np.array(json.dumps({"type": "MLP", "sizes": [784, 30, 30, 10]}))
     with pytest.raises(ModelFileError, match=r"missing \['layers.4.bias', 'layers.4.weight'\]"):
-        nn.load(_write(tmp_path / "deeper.npz", arrays))
-    arrays[nn.ARCH_KEY] = np.array(json.dumps({"type": "Sequential", "layers": [{"type": "Linear", "n_in": 784, "n_out": 30}]}))
+        serialize.load(_write(tmp_path / "deeper.npz", arrays))
+    arrays[serialize.ARCH_KEY] = np.array(json.dumps({"type": "Sequential", "layers": [{"type": "Linear", "n_in": 784, "n_out": 30}]}))
     with pytest.raises(ModelFileError, match=r"do not match the architecture: missing none, "
                                              r"unexpected \['layers.2.bias', 'layers.2.weight'\]"):
-        nn.load(_write(tmp_path / "sequential.npz", arrays))
+        serialize.load(_write(tmp_path / "sequential.npz", arrays))
 
 
 def test_non_finite_weights_and_foreign_entries_are_refused(tmp_path):
     model = MLP([4, 3], seed=0)
     model.linears[0].weight.data[1, 2] = np.inf
-    model.save(tmp_path / "inf.npz")
+    serialize.save(model, tmp_path / "inf.npz")
     with pytest.raises(ModelFileError, match=r"'layers.0.weight' contains NaN or Inf"):
-        nn.load(tmp_path / "inf.npz")
-    path = _zip(tmp_path / "m.npz", {nn.ARCH_KEY + ".npy": _arch({"type": "Sigmoid"}), "notes.txt": b"hello"})
+        serialize.load(tmp_path / "inf.npz")
+    path = _zip(tmp_path / "m.npz", {serialize.ARCH_KEY + ".npy": _arch({"type": "Sigmoid"}), "notes.txt": b"hello"})
     with pytest.raises(ModelFileError, match=r"entry 'notes.txt' is not a .npy array"):
-        nn.load(path)
+        serialize.load(path)
 
 
 def test_every_corruption_of_a_compressed_model_is_a_model_file_error(tmp_path):
@@ -410,22 +416,22 @@ def test_every_corruption_of_a_compressed_model_is_a_model_file_error(tmp_path):
         bad[offset] ^= int(rng.integers(1, 256))
         (tmp_path / "bad.npz").write_bytes(bytes(bad))
         try:
-            nn.load(tmp_path / "bad.npz")
+            serialize.load(tmp_path / "bad.npz")
         except ModelFileError as e:
             assert str(tmp_path / "bad.npz") in str(e)
     for cut in range(0, len(blob), 50):  # truncated anywhere
         (tmp_path / "cut.npz").write_bytes(blob[:cut])
         with pytest.raises(ModelFileError):
-            nn.load(tmp_path / "cut.npz")
+            serialize.load(tmp_path / "cut.npz")
 
 
 def test_load_refuses_pipes_and_devices_instead_of_hanging(tmp_path):
     fifo = tmp_path / "model.npz"
     os.mkfifo(fifo)
     with pytest.raises(ModelFileError, match="not a regular file"):
-        nn.load(fifo)  # opening a pipe for reading would block until a writer came
+        serialize.load(fifo)  # opening a pipe for reading would block until a writer came
     with pytest.raises(IsADirectoryError):
-        nn.load(tmp_path)
+        serialize.load(tmp_path)
 
 
 # ------------------------------------------------------------------ atomic save
@@ -446,26 +452,27 @@ def test_a_save_that_dies_mid_write_keeps_the_old_model_and_leaves_no_temp_file(
         raise crash("power cut")  # ... and the process dies before the rename
     monkeypatch.setattr(np, "savez", savez_half_then_die)
     with pytest.raises(crash):
-        MLP([784, 30, 10], seed=2).save(path)
+        serialize.save(MLP([784, 30, 10], seed=2), path)
     assert path.read_bytes() == before
     assert os.listdir(path.parent) == ["model.npz"]
-    np.testing.assert_array_equal(nn.load(path).linears[0].weight.data, model.linears[0].weight.data)
+    np.testing.assert_array_equal(serialize.load(path).linears[0].weight.data, model.linears[0].weight.data)
 
 
-def test_the_file_format_lives_in_serialize_and_nn_re_exports_it():
-    from tinygrad_mnist import _files, serialize
-    from tinygrad_mnist.nn import ModelFileError as error, atomic_file, load, save
-    assert (save, load, error, nn.ARCH_KEY) == (serialize.save, serialize.load, serialize.ModelFileError,
-                                               serialize.ARCH_KEY)
-    assert atomic_file is _files.atomic_file is serialize.atomic_file
-    assert not hasattr(nn, "_build") and not hasattr(nn, "_check_entry")  # moved, not copied
+def test_the_file_format_lives_in_serialize_and_nn_does_not_import_it():
+    from tinygrad_mnist import files
+    assert (tinygrad_mnist.save, tinygrad_mnist.load) == (serialize.save, serialize.load)
+    assert serialize.atomic_file is files.atomic_file
+    assert not hasattr(nn, "load") and not hasattr(nn, "_build")  # moved, not copied
+    imported = ast.parse(Path(nn.__file__).read_text(encoding="utf-8"))
+    modules = {node.module for node in ast.walk(imported) if isinstance(node, ast.ImportFrom)}
+    assert "serialize" not in modules and "files" not in modules
 
 
-@pytest.mark.parametrize("first", ["tinygrad_mnist.serialize", "tinygrad_mnist.nn"])
+@pytest.mark.parametrize("first", ["tinygrad_mnist.serialize", "tinygrad_mnist.nn", "tinygrad_mnist"])
 def test_serialize_and_nn_import_in_either_order(tmp_path, first):
     path = str(tmp_path / "m.npz")
     code = (f"import {first}\nfrom tinygrad_mnist.serialize import load, save\nfrom tinygrad_mnist.nn import MLP\n"
-            f"MLP([3, 2], seed=0).save({path!r}); print(load({path!r}))")
+            f"save(MLP([3, 2], seed=0), {path!r}); print(load({path!r}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stdout == "MLP(3-2, activation='sigmoid')\n", done.stderr
 
@@ -473,13 +480,13 @@ def test_serialize_and_nn_import_in_either_order(tmp_path, first):
 def test_save_gives_the_usual_permissions_and_refuses_to_replace_a_pipe(tmp_path):
     old = os.umask(0o022)
     try:
-        MLP([4, 3], seed=0).save(tmp_path / "m.npz")
+        serialize.save(MLP([4, 3], seed=0), tmp_path / "m.npz")
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "m.npz").st_mode) == 0o644  # not mkstemp's 0o600
     os.mkfifo(tmp_path / "pipe.npz")
     with pytest.raises(FileExistsError, match="not a regular file"):
-        MLP([4, 3], seed=0).save(tmp_path / "pipe.npz")
+        serialize.save(MLP([4, 3], seed=0), tmp_path / "pipe.npz")
     assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe.npz").st_mode)
     assert sorted(os.listdir(tmp_path)) == ["m.npz", "pipe.npz"]
 
@@ -491,7 +498,7 @@ def test_save_gives_the_usual_permissions_and_refuses_to_replace_a_pipe(tmp_path
     b"PK\x03\x04 not numpy at all",
 ])
 def test_garbled_npy_entries_are_model_file_errors(tmp_path, blob):
-    path = _zip(tmp_path / "m.npz", {nn.ARCH_KEY + ".npy": _arch({"type": "Linear", "n_in": 1, "n_out": 1}),
+    path = _zip(tmp_path / "m.npz", {serialize.ARCH_KEY + ".npy": _arch({"type": "Linear", "n_in": 1, "n_out": 1}),
                                      "weight.npy": blob})
     with pytest.raises(ModelFileError, match=str(path)):
-        nn.load(path)
+        serialize.load(path)

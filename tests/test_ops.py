@@ -9,7 +9,9 @@ op cannot skip its gradient test.
 """
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import operator
 import warnings
 from operator import methodcaller
@@ -301,14 +303,24 @@ CASES: dict[str, tuple[str, st.SearchStrategy[Example]]] = {
 }
 
 # Public functions of ops that are helpers, not ops (they return no (out, vjps) pair).
-HELPERS = {"unbroadcast"}
+HELPERS = {"unbroadcast", "broadcast_message"}
 TOLERANCE = {np.float64: {"rtol": 1e-10, "atol": 1e-12}, np.float32: {"rtol": 1e-4, "atol": 1e-4}}
 
 
 def primitive_ops() -> set[str]:
-    """Every public function defined in ``ops`` except the helpers: the ops themselves."""
-    return {name for name, f in vars(ops).items()
-            if inspect.isfunction(f) and f.__module__ == ops.__name__ and not name.startswith("_")} - HELPERS
+    """Every public function defined in any module of the ``ops`` package except the helpers:
+    the ops themselves, found in the files, so an op that is not exported still counts."""
+    found = set()
+    for info in pkgutil.iter_modules(ops.__path__):
+        module = importlib.import_module(f"{ops.__name__}.{info.name}")
+        found |= {name for name, f in vars(module).items()
+                  if inspect.isfunction(f) and f.__module__ == module.__name__ and not name.startswith("_")}
+    return found - HELPERS
+
+
+def test_every_op_is_exported_and_listed_in_primitives():
+    assert primitive_ops() == {f.__name__ for f in ops.PRIMITIVES}
+    assert all(getattr(ops, f.__name__) is f for f in ops.PRIMITIVES)
 
 
 def cast(inputs: tuple, dtype) -> tuple:

@@ -1,12 +1,31 @@
 """tinygrad_mnist: a teaching-grade reverse-mode autodiff engine on NumPy, with MNIST end to end.
 
 Backprop falls out of ``Tensor`` recording ops; ``manual`` holds the hand-derived formulas as
-an independent reference; ``gradcheck`` compares any op with finite differences.
+an independent reference; ``gradcheck`` compares any op with finite differences; ``save`` and
+``load`` write and read model files. The names below are imported on first use, so importing
+a subpackage alone (``tinygrad_mnist.data``) does not load the engine.
 """
-from .errors import GradcheckError, ShapeError
-from .gradcheck import gradcheck
-from .tensor import AnomalyError, Tensor, detect_anomaly, is_grad_enabled, no_grad
+from importlib import import_module
 
-__all__ = ["Tensor", "no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError", "gradcheck",
-           "ShapeError", "GradcheckError"]
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "Tensor": "tensor", "no_grad": "autograd", "is_grad_enabled": "autograd",
+    "detect_anomaly": "autograd", "AnomalyError": "errors", "ShapeError": "errors",
+    "GradcheckError": "errors", "ModelFileError": "errors", "gradcheck": "gradcheck",
+    "save": "serialize", "load": "serialize",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

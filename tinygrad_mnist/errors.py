@@ -1,7 +1,12 @@
-"""The library's exception types, in one place so every layer can raise them.
-
-Leaves out: the checks themselves, which live next to the code whose input they check.
+"""The engine's exception types and ``fmt_shape``, in one place so every layer can raise them
+with the same wording. Standard library only. Leaves out: the checks themselves, which live
+next to the code whose input they check, and the data layer's errors (``data/errors.py``).
 """
+
+
+def fmt_shape(shape: tuple) -> str:
+    """(1, 10) -> '(1,10)': the compact form every error message and the ledger use."""
+    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 class ShapeError(ValueError):
@@ -23,3 +28,22 @@ class GradcheckError(AssertionError):
 
     The message names the input, the element index, and both values.
     """
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside ``detect_anomaly`` by the first op whose output or gradient is not finite.
+
+    Besides the message: ``op`` (the op's name), ``phase`` ("forward" or "backward"), ``what``
+    (the message without the place) and ``site`` ('file:line in function' of the call).
+    """
+
+    def __init__(self, op: str, phase: str, what: str, site: str):
+        super().__init__(f"{what}; the op was called at {site}")
+        self.op, self.phase, self.what, self.site = op, phase, what, site
+
+    def __reduce__(self):  # rebuild from the fields, not the formatted message
+        return (type(self), (self.op, self.phase, self.what, self.site))
+
+
+class ModelFileError(ValueError):
+    """A saved model file is unreadable, incomplete, or does not match its architecture."""

@@ -1,26 +1,24 @@
-"""Layers built on Tensor: Module, Linear, activations, Sequential, MLP; initialisers; and
-``predict_proba``. Re-exports the model file format (``save``, ``load``, ``ModelFileError``,
-``ARCH_KEY``: ``serialize.py``) and ``atomic_file`` (``_files.py``), so ``nn.save`` keeps working.
+"""Layers built on Tensor: Module, Linear, activations, Sequential, MLP; initialisers;
+``predict_proba``; and ``LAYERS``, the registry of layer types (name -> class) that model
+files are built from: every Module subclass registers itself, so a new layer is saveable.
 
 Weights are in the textbook's and PyTorch's orientation, W (n_out, n_in), so a layer computes
-``x @ W.T + b`` on a batch x (B, n_in). Leaves out: losses (``losses.py``), training (``train.py``).
+``x @ W.T + b`` on a batch x (B, n_in). Leaves out: losses (``losses.py``), training
+(``train.py``), the file format (``serialize.py``, which builds models through ``LAYERS``).
 """
 from __future__ import annotations
 
-import os
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+import inspect
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
 from . import ops
-from ._files import atomic_file
-from .errors import ShapeError
-# serialize imports nothing from nn at import time (its docstring says why), so importing it here is safe
-from .serialize import ARCH_KEY, ModelFileError, load, save
+from .errors import ShapeError, fmt_shape
 from .tensor import DEFAULT_DTYPE, Tensor, no_grad
 
 __all__ = ["Module", "Linear", "Sigmoid", "Tanh", "ReLU", "Softmax", "Sequential", "MLP", "INITS",
-           "ACTIVATIONS", "predict_proba", "save", "load", "ModelFileError", "ARCH_KEY", "atomic_file"]
+           "ACTIVATIONS", "LAYERS", "build", "predict_proba"]
 
 RngLike = Union[None, int, np.random.Generator]
 
@@ -48,12 +46,32 @@ INITS = ("normal", "scaled_normal", "uniform", "xavier", "he")
 
 
 # ------------------------------------------------------------------ modules
+# Layer types by name, for model files: {"Linear": Linear, ...}. Every Module subclass adds
+# itself when its class statement runs (Module.__init_subclass__); names starting with "_" are
+# helpers, not layers.
+LAYERS: Dict[str, Type["Module"]] = {}
+
+
 class Module:
     """Base class: a callable holding parameters (Tensors) and sub-modules as attributes.
 
-    Subclasses define ``forward(x)`` and ``config()`` (the JSON-able arguments that rebuild
-    them, used by ``save``/``load``).
+    Subclasses define ``forward(x)``. Defining the class registers it in ``LAYERS`` under its
+    name, so ``serialize.save``/``load`` handle it with no other edit: ``config()`` (by default
+    the ``__init__`` arguments, read back from same-named attributes, as scikit-learn does)
+    describes it as JSON, and ``from_config(config)`` (by default ``cls(**arguments)``)
+    rebuilds it; its parameters are then set from the file.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__name__.startswith("_"):
+            return
+        known = LAYERS.get(cls.__name__)
+        if known is not None and known.__module__ != cls.__module__:
+            raise TypeError(f"a layer named {cls.__name__!r} is already registered (from "
+                            f"{known.__module__}); give yours another class name so model files "
+                            f"can tell them apart")
+        LAYERS[cls.__name__] = cls  # same module: a re-definition (a reloaded notebook cell) wins
 
     def __call__(self, x) -> Tensor:
         return self.forward(x if isinstance(x, Tensor) else Tensor(x))
@@ -84,12 +102,32 @@ class Module:
             p.grad = None
 
     def config(self) -> dict:
-        raise NotImplementedError(f"{type(self).__name__} must define config() to be saved")
+        """The JSON-able description that rebuilds this layer: {"type": class name, **arguments}.
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
-        """Write weights and architecture to ``path`` (.npz), atomically: a crash mid-save
-        leaves any previous file at ``path`` intact."""
-        save(self, path)
+        The default reads each ``__init__`` argument back from the attribute of the same name
+        (``self.n = n``); a layer that stores its arguments otherwise overrides this."""
+        config = {"type": type(self).__name__}
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if not hasattr(self, name):
+                raise NotImplementedError(
+                    f"{type(self).__name__}: cannot describe itself for saving: __init__ takes {name!r} "
+                    f"but the layer has no attribute {name!r}; store it as self.{name} or define config()")
+            config[name] = getattr(self, name)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Module":
+        """A new layer from ``config()``'s output (weights are set afterwards by ``load``)."""
+        return cls(**{k: v for k, v in config.items() if k != "type"})
+
+    @classmethod
+    def count_parameters(cls, config: dict) -> Optional[int]:
+        """How many numbers a layer of this ``config`` holds, without building it, or None when
+        unknown. ``load`` uses it to refuse files whose architecture claims far more numbers
+        than they hold before allocating anything; layers without parameters return 0."""
+        return None
 
 
 class Linear(Module):
@@ -110,12 +148,21 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 0 or x.shape[-1] != self.n_in:
-            raise ShapeError(f"{self!r} got input of shape {ops._fmt(x.shape)}; expected (B,{self.n_in}) "
+            raise ShapeError(f"{self!r} got input of shape {fmt_shape(x.shape)}; expected (B,{self.n_in}) "
                              f"(a batch of rows with {self.n_in} features each)")
         return Tensor.apply(ops.linear, x, self.weight, self.bias)
 
     def config(self) -> dict:
         return {"type": "Linear", "n_in": self.n_in, "n_out": self.n_out}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Linear":
+        return cls(config["n_in"], config["n_out"], rng=0)
+
+    @classmethod
+    def count_parameters(cls, config: dict) -> int:
+        n_in, n_out = _positive_ints(config.get("n_in"), config.get("n_out"))
+        return n_in * n_out + n_out
 
     def __repr__(self) -> str:
         return f"Linear({self.n_in}->{self.n_out})"
@@ -124,8 +171,9 @@ class Linear(Module):
 class _Activation(Module):
     """An elementwise function with no parameters."""
 
-    def config(self) -> dict:
-        return {"type": type(self).__name__}
+    @classmethod
+    def count_parameters(cls, config: dict) -> int:
+        return 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -179,6 +227,14 @@ class Sequential(Module):
     def config(self) -> dict:
         return {"type": "Sequential", "layers": [layer.config() for layer in self.layers]}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        return cls(*[build(c) for c in config["layers"]])
+
+    @classmethod
+    def count_parameters(cls, config: dict) -> int:
+        return 0  # its layers are counted one by one (serialize walks them)
+
     def __repr__(self) -> str:
         return "Sequential(" + ", ".join(repr(layer) for layer in self.layers) + ")"
 
@@ -220,9 +276,38 @@ class MLP(Sequential):
     def config(self) -> dict:
         return {"type": "MLP", "sizes": self.sizes, "activation": self.activation, "output": self.output}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "MLP":
+        return cls(config["sizes"], activation=config.get("activation", "sigmoid"),
+                   output=config.get("output"), seed=0)
+
+    @classmethod
+    def count_parameters(cls, config: dict) -> int:
+        sizes = config.get("sizes")
+        if not isinstance(sizes, list) or len(sizes) < 2:
+            return 0  # malformed: from_config says why
+        s = _positive_ints(*sizes)
+        return sum(n_in * n_out + n_out for n_in, n_out in zip(s[:-1], s[1:]))
+
     def __repr__(self) -> str:
         out = f", output={self.output!r}" if self.output else ""
         return f"MLP({'-'.join(map(str, self.sizes))}, activation={self.activation!r}{out})"
+
+
+def _positive_ints(*values) -> tuple:
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ValueError(f"sizes must be positive integers, got {list(values)}")
+    return values
+
+
+def build(config: dict) -> Module:
+    """The layer ``config`` describes (``{"type": name, ...}`` as ``Module.config()`` gives it),
+    built through ``LAYERS``. Raises KeyError for an unknown type, and whatever the layer's
+    ``from_config`` raises (ValueError, TypeError) for bad fields."""
+    kind = config["type"]
+    if kind not in LAYERS:
+        raise KeyError(f"unknown layer type {kind!r}; known: {', '.join(sorted(LAYERS))}")
+    return LAYERS[kind].from_config(config)
 
 
 # ------------------------------------------------------------------ inference

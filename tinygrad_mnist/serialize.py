@@ -1,11 +1,7 @@
 """The model file format: ``save`` and ``load`` (.npz: one array per parameter by dotted name,
-plus the architecture as JSON), and ``ModelFileError``. ``load`` treats every file as hostile.
-Leaves out: the layers themselves (``nn``) and how bytes reach the disk (``_files.atomic_file``).
-
-Import order: ``nn`` imports this module at its top (to re-export ``save``, ``load``,
-``ModelFileError`` and for ``Module.save``), so this module imports nothing from ``nn`` at
-import time; ``_build`` imports the layer classes when a file is loaded, by which time ``nn``
-is complete. Either module can be imported first and there is no import-time cycle.
+plus the architecture as JSON), built through ``nn``'s layer registry, so any registered layer
+is saveable. ``load`` treats every file as hostile. Leaves out: the layers themselves (``nn``)
+and how bytes reach the disk (``files.atomic_file``).
 """
 from __future__ import annotations
 
@@ -15,43 +11,33 @@ import stat
 import tokenize
 import zipfile
 import zlib
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 import numpy as np
 
-from ._files import atomic_file
+from .errors import ModelFileError
+from .files import atomic_file
+from .nn import LAYERS, Module, build
 
-if TYPE_CHECKING:  # for annotations only: see the import order above
-    from .nn import Module
-
-
-class ModelFileError(ValueError):
-    """A saved model file is unreadable, incomplete, or does not match its architecture."""
-
+__all__ = ["save", "load", "ModelFileError", "ARCH_KEY", "MAX_MODEL_BYTES"]
 
 ARCH_KEY = "__architecture__"
 
 
 def _build(config: dict, path: str) -> Module:
-    """Rebuild a module from its config (weights set afterwards), naming the bad field if any."""
-    from .nn import ACTIVATIONS, MLP, Linear, Sequential  # at call time: see the module docstring
-
+    """Rebuild a module from its config through ``nn.LAYERS`` (weights set afterwards), naming
+    the bad field if any."""
     if not isinstance(config, dict) or "type" not in config:
         raise ModelFileError(f"{path}: architecture must be a JSON object with a 'type' field")
     kind = config["type"]
+    if not isinstance(kind, str) or kind not in LAYERS:
+        raise ModelFileError(f"{path}: unknown layer type {kind!r} in the architecture")
     try:
-        if kind == "MLP":
-            return MLP(config["sizes"], activation=config.get("activation", "sigmoid"),
-                       output=config.get("output"), seed=0)
-        if kind == "Linear":
-            return Linear(config["n_in"], config["n_out"], rng=0)
-        if kind == "Sequential":
-            return Sequential(*[_build(c, path) for c in config["layers"]])
-        if kind in {cls.__name__ for cls in ACTIVATIONS.values()}:
-            return next(cls for cls in ACTIVATIONS.values() if cls.__name__ == kind)()
+        return build(config)
+    except ModelFileError:
+        raise
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: architecture field of {kind!r} is invalid: {e}") from None
-    raise ModelFileError(f"{path}: unknown layer type {kind!r} in the architecture")
 
 
 def save(model: Module, path: Union[str, os.PathLike]) -> None:
@@ -74,35 +60,32 @@ MAX_NESTING = 100
 
 
 def _count_params(config, path: str) -> int:
-    """How many numbers the architecture in ``config`` holds, computed without building it.
+    """How many numbers the architecture in ``config`` holds, computed without building it,
+    from each layer type's ``count_parameters`` (unknown counts as 0: ``_build`` judges it).
 
-    Walks nested Sequentials with an explicit stack (a hostile file may nest thousands deep)
-    and refuses more than MAX_LAYERS layers or nesting deeper than MAX_NESTING.
+    Walks nested ``layers`` lists with an explicit stack (a hostile file may nest thousands
+    deep) and refuses more than MAX_LAYERS layers or nesting deeper than MAX_NESTING.
     """
-    def sizes(*values):
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-            raise ModelFileError(f"{path}: architecture sizes must be positive integers, got {list(values)}")
-        return values
     total, layers, stack = 0, 0, [(config, 0)]
     while stack:
         config, depth = stack.pop()
         kind = config.get("type") if isinstance(config, dict) else None
-        children = config.get("layers") if kind == "Sequential" else None
-        mlp_sizes = config.get("sizes") if kind == "MLP" else None
+        children = config.get("layers") if isinstance(config, dict) else None
+        sizes = config.get("sizes") if isinstance(config, dict) else None
         layers += 1 + (len(children) if isinstance(children, list) else 0) \
-            + (len(mlp_sizes) if isinstance(mlp_sizes, list) else 0)
+            + (len(sizes) if isinstance(sizes, list) else 0)
         if layers > MAX_LAYERS or depth > MAX_NESTING:
             raise ModelFileError(f"{path}: the architecture has more than {MAX_LAYERS} layers or nests "
                                  f"deeper than {MAX_NESTING}; refusing to build it")
-        if isinstance(mlp_sizes, list) and len(mlp_sizes) >= 2:
-            s = sizes(*mlp_sizes)
-            total += sum(n_in * n_out + n_out for n_in, n_out in zip(s[:-1], s[1:]))
-        elif kind == "Linear":
-            n_in, n_out = sizes(config.get("n_in"), config.get("n_out"))
-            total += n_in * n_out + n_out
-        elif isinstance(children, list):
+        cls = LAYERS.get(kind) if isinstance(kind, str) else None
+        if cls is not None:
+            try:
+                total += cls.count_parameters(config) or 0
+            except (KeyError, TypeError, ValueError) as e:
+                raise ModelFileError(f"{path}: architecture {e}") from None
+        if isinstance(children, list):
             stack.extend((c, depth + 1) for c in children)
-    return total  # activations hold nothing; anything malformed is reported by _build
+    return total
 
 
 # What reading a zip archive can raise besides OSError/ValueError: a bad CRC, corrupt deflate

@@ -1,69 +1,24 @@
 """Tensor: a NumPy array that records the ops applied to it, and backward() over that record.
 
 Every op, built-in or a user's, goes through one public door, ``Tensor.apply(op, *inputs)``
-(see ``ops.py`` for the op contract). Backward is an iterative topological sort, so graphs of
-any depth work. Leaves out: layers, losses as modules, optimizers (``nn.py``, ``optim.py``).
+(see ``tinygrad_mnist.ops`` for the op contract). Recording leaves an ``autograd.Node`` on the
+result (``t.node``, the public read-only view tools use); ``backward`` runs ``autograd.walk``.
+Leaves out: layers, losses as modules, optimizers (``nn.py``, ``optim.py``).
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from heapq import heappop, heappush
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from . import ops
-from .errors import ShapeError
-from .ops import _fmt
+from .autograd import (Node, bad_values, detect_anomaly, is_grad_enabled, mode, no_grad, user_site,
+                       walk)
+from .errors import AnomalyError, ShapeError, fmt_shape as _fmt
+
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError", "DEFAULT_DTYPE"]
 
 DEFAULT_DTYPE = np.float32
-
-
-class _Modes:
-    """The module's only state, two switches: whether ops record a graph (``no_grad``) and
-    whether every op checks its results for NaN/Inf (``detect_anomaly``)."""
-    grad = True
-    anomaly = False
-
-
-_mode = _Modes()
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-class _Switch(contextlib.ContextDecorator):
-    """Set one switch of ``_mode`` inside a ``with`` block or a decorated function.
-
-    The previous values live on a stack, not in one slot: a decorated function that recurses,
-    or nested ``with`` on the same object, re-enters it and must restore each level.
-    """
-
-    _name: str
-    _value: bool
-
-    def __init__(self):
-        self._prev = []
-
-    def __enter__(self):
-        self._prev.append(getattr(_mode, self._name))
-        setattr(_mode, self._name, self._value)
-        return self
-
-    def __exit__(self, *exc):
-        setattr(_mode, self._name, self._prev.pop())
-        return False
-
-
-class no_grad(_Switch):
-    """Context manager and decorator: ops inside it record no graph (for evaluation, updates).
-
-    >>> with no_grad():
-    ...     y = model(x)          # y.requires_grad is False, nothing is kept for backward
-    """
-
-    _name, _value = "grad", False
-
 
 # The seed dL/dL = 1 of a 0-d loss, shared and read-only: np.ones costs 2.4 us per backward,
 # a quarter of the engine's own overhead for a small MLP (measured). Safe because VJPs never
@@ -74,64 +29,11 @@ for _t in (np.float32, np.float64):
     _ONE[np.dtype(_t)].flags.writeable = False
 
 
-def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad``."""
-    return _mode.grad
-
-
-class AnomalyError(FloatingPointError):
-    """Raised inside ``detect_anomaly`` by the first op whose output or gradient is not finite.
-
-    Besides the message: ``op`` (the op's name), ``phase`` ("forward" or "backward"), ``what``
-    (the message without the place) and ``site`` ('file:line in function' of the call).
-    """
-
-    def __init__(self, op: str, phase: str, what: str, site: str):
-        super().__init__(f"{what}; the op was called at {site}")
-        self.op, self.phase, self.what, self.site = op, phase, what, site
-
-    def __reduce__(self):  # rebuild from the fields, not the formatted message
-        return (type(self), (self.op, self.phase, self.what, self.site))
-
-
-class detect_anomaly(_Switch):
-    """Context manager and decorator: stop at the first op that produces NaN or Inf.
-
-    Inside it, every op's forward output and every gradient its VJPs return during backward
-    are checked; the AnomalyError names the op and the line of user code that created it.
-    Costs a scan of every array, so use it to debug, not to train.
-
-    >>> with detect_anomaly():
-    ...     loss = model(x).softmax_cross_entropy(y)   # raises here if an op gives NaN/Inf
-    ...     loss.backward()                            # ... or here, naming the op
-    """
-
-    _name, _value = "anomaly", True
-
-
-def _user_site() -> str:
-    """'file:line in function' of the innermost caller outside this package."""
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    if frame is None:
-        return "an unknown place"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
-
-
 def _describe(a) -> str:
     """'float32 (10,784)' for an array, the type's name for anything else."""
     if isinstance(a, (np.ndarray, np.generic)):
         return f"{a.dtype} {_fmt(a.shape)}"
     return type(a).__name__
-
-
-def _bad_values(a) -> Optional[str]:
-    """'NaN' / 'Inf' if a floating array holds one, else None."""
-    a = np.asarray(a)
-    if a.dtype.kind not in "fc" or np.isfinite(a).all():
-        return None
-    return "NaN" if np.isnan(a).any() else "Inf"
 
 
 def _as_array(data, requires_grad: bool) -> np.ndarray:
@@ -161,9 +63,12 @@ class Tensor:
     After ``loss.backward()``, every leaf tensor with ``requires_grad=True`` that the loss depends
     on has ``.grad``: an ndarray of its ``.data``'s shape and dtype (accumulated over calls until
     ``zero_grad()``). Intermediate tensors keep no ``.grad`` unless ``retain_grad()`` was called.
+
+    ``t.node`` is the record of the op that made the tensor (an ``autograd.Node``: ``op``,
+    ``inputs``, ``vjps``), None for a leaf: the public, read-only view tools walk.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_vjps", "_op", "_retain", "_depth", "_site")
+    __slots__ = ("data", "grad", "requires_grad", "name", "node")
     __array_ufunc__ = None  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, name: Optional[str] = None):
@@ -173,12 +78,7 @@ class Tensor:
         self.grad: Optional[np.ndarray] = None
         self.requires_grad = bool(requires_grad)
         self.name = name
-        self._parents: Optional[tuple] = ()
-        self._vjps: Optional[tuple] = ()
-        self._op: Optional[str] = None
-        self._retain = False
-        self._depth = 0  # leaves are depth 0; see backward()
-        self._site: Optional[str] = None  # where an op created it, recorded under detect_anomaly
+        self.node: Optional[Node] = None
 
     # ------------------------------------------------------------ the op door
     @staticmethod
@@ -207,8 +107,9 @@ class Tensor:
                 parents.append(x)
                 if x.requires_grad:
                     record = True
-                    if x._depth >= depth:
-                        depth = x._depth + 1
+                    node = x.node
+                    if node is not None and node.depth >= depth:
+                        depth = node.depth + 1
             else:
                 arrays.append(x)
                 parents.append(None)
@@ -221,7 +122,7 @@ class Tensor:
             # NumPy's own errors ("operands could not be broadcast...") do not name our op
             shapes = [np.shape(a) for a in arrays]
             if len(shapes) == 2 and "could not be broadcast" in str(e):
-                raise ShapeError(ops._broadcast_message(name, *shapes)) from e
+                raise ShapeError(ops.broadcast_message(name, *shapes)) from e
             raise ShapeError(f"{name}: {' and '.join(map(_fmt, shapes))}: {e}") from e
         except TypeError as e:
             if str(e).startswith(name + ":"):
@@ -234,29 +135,25 @@ class Tensor:
         out, vjps = result
         t = Tensor.__new__(Tensor)
         t.data = out if type(out) is np.ndarray else np.asarray(out)
-        t.grad = t.name = t._site = None
-        t._retain = False
-        if _mode.anomaly:
-            t._site = _user_site()
-            bad = _bad_values(t.data)
+        t.grad = t.name = t.node = None
+        t.requires_grad = False
+        site = None
+        if mode.anomaly:
+            site = user_site()
+            bad = bad_values(t.data)
             if bad:
                 shapes = ", ".join(_fmt(np.shape(a)) for a in arrays)
                 raise AnomalyError(name, "forward", f"{name}: forward output {_fmt(t.data.shape)} "
-                                   f"contains {bad} (inputs {shapes})", t._site)
-        t._op = name
-        if record and _mode.grad:
+                                   f"contains {bad} (inputs {shapes})", site)
+        if record and mode.grad:
             if type(vjps) is not tuple or len(vjps) != len(inputs):
                 got = f"{len(vjps)} VJPs" if isinstance(vjps, tuple) else f"a {type(vjps).__name__}"
                 raise TypeError(f"{name}: returned {got} for {len(inputs)} inputs; an op returns a tuple "
                                 f"with one VJP per input (None where there is no gradient)")
             t.requires_grad = True
-            t._parents = tuple(parents)
-            t._vjps = vjps
-            t._depth = depth
-        else:
-            # nothing recorded (_vjps == ()): a leaf, like PyTorch's results under no_grad, so
-            # setting requires_grad on it later makes a proper parameter
-            t.requires_grad, t._parents, t._vjps, t._depth = False, (), (), 0
+            t.node = Node(op, tuple(parents), vjps, depth, site)
+        # else nothing recorded: a leaf, like PyTorch's results under no_grad, so setting
+        # requires_grad on it later makes a proper parameter
         return t
 
     # ------------------------------------------------------------ backward
@@ -265,11 +162,7 @@ class Tensor:
 
         ``grad``: dL/d(self), needed unless self has exactly one element (a loss), where it is 1.
         The graph's saved arrays are released afterwards unless ``retain_graph=True``.
-
-        Order: every recorded tensor has a depth, 1 + the largest depth of its inputs, so each
-        tensor is deeper than all of its inputs. Popping the deepest pending tensor first from a
-        heap therefore visits a tensor only after every tensor that used it has sent its
-        gradient back: a topological order, found without a separate graph walk or recursion.
+        The order and arithmetic are ``autograd.walk``'s, the one walk every tool shares.
         """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad; no input that made it "
@@ -285,66 +178,19 @@ class Tensor:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise ShapeError(f"backward: grad has shape {_fmt(grad.shape)}, tensor has {_fmt(self.shape)}")
-        if self._vjps == ():  # a leaf (or a result recorded without grad): nothing to walk
+        if self.node is None:  # a leaf (or a result recorded without grad): nothing to walk
             self.grad = grad.copy() if self.grad is None else self.grad + grad  # grad may be _ONE
             return
-        anomaly = _mode.anomaly
-        grads = {self: grad}      # pending gradients of recorded (non-leaf) tensors
-        leaf_grads = {}           # finished gradients of leaves, written to .grad at the end
-        heap = [(-self._depth, 0, self)]
-        visited = []
-        tiebreak = 0              # keeps the heap from ever comparing two Tensors
-        while heap:
-            node = heappop(heap)[2]
-            if node._vjps is None:
-                raise RuntimeError(f"backward: the graph through '{node._op}' was freed by an earlier "
-                                   f"backward(); pass retain_graph=True to that call to backprop twice")
-            visited.append(node)
-            g = grads.pop(node)
-            if node._retain:
-                node.grad = g.copy() if node.grad is None else node.grad + g
-            for parent, vjp in zip(node._parents, node._vjps):
-                if parent is None or vjp is None or not parent.requires_grad:
-                    continue
-                r = vjp(g)
-                if anomaly:
-                    bad = _bad_values(r)
-                    if bad:
-                        i = node._parents.index(parent)
-                        raise AnomalyError(node._op, "backward", f"{node._op}: backward gave a gradient "
-                                           f"with {bad} for input {i} {_fmt(parent.data.shape)}",
-                                           node._site or "a place not recorded (created outside "
-                                           "detect_anomaly)")
-                pdata = parent.data
-                if type(r) is not np.ndarray:
-                    r = np.asarray(r)
-                if r.shape != pdata.shape:
-                    r = _fit(r, parent, node)
-                if r.dtype != pdata.dtype:
-                    r = r.astype(pdata.dtype)
-                if parent._vjps == ():  # a leaf: the chain rule ends here
-                    prev = leaf_grads.get(parent)
-                    if prev is not None:
-                        leaf_grads[parent] = prev + r
-                    elif r is g or r.base is not None:
-                        leaf_grads[parent] = r.copy()  # .grad must own its memory: users clip it in place
-                    else:
-                        leaf_grads[parent] = r
-                elif parent in grads:
-                    grads[parent] = grads[parent] + r
-                else:
-                    grads[parent] = r
-                    tiebreak += 1
-                    heappush(heap, (-parent._depth, tiebreak, parent))
-        for leaf, g in leaf_grads.items():
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
-        if not retain_graph:
-            for node in visited:
-                node._parents = node._vjps = None
+        for t, g in walk(self, grad, free=not retain_graph).items():
+            if t.grad is None:
+                t.grad = g if t.node is None else g.copy()  # a retained g may be shared with a VJP
+            else:
+                t.grad = t.grad + g
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` on this intermediate tensor at the next backward (e.g. to see delta = dL/dz)."""
-        self._retain = True
+        if self.node is not None:
+            self.node.retain = True
         return self
 
     def zero_grad(self) -> None:
@@ -374,13 +220,13 @@ class Tensor:
 
     @property
     def op(self) -> Optional[str]:
-        """The name of the op that made this tensor, None for a leaf."""
-        return self._op
+        """The name of the op that made this tensor, None for a leaf (``node.op`` is the function)."""
+        return None if self.node is None else self.node.name
 
     @property
     def is_leaf(self) -> bool:
         """True unless an op made this tensor while recording a graph (PyTorch's meaning)."""
-        return self._vjps == ()
+        return self.node is None
 
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
@@ -402,8 +248,8 @@ class Tensor:
         extra = [f"shape={_fmt(self.shape)}", f"dtype={self.dtype}"]
         if self.name:
             extra.append(f"name={self.name!r}")
-        if self._op is not None:
-            extra.append(f"op={self._op}")
+        if self.node is not None:
+            extra.append(f"op={self.node.name}")
         if self.requires_grad and self.is_leaf:
             extra.append("requires_grad=True")
         return f"Tensor({body}, {', '.join(extra)})"
@@ -540,13 +386,3 @@ def _shape_arg(shape: Sequence) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
-
-
-def _fit(r: np.ndarray, parent: Tensor, node: Tensor) -> np.ndarray:
-    """Sum a VJP result back to its input's shape, or name the op whose VJP got it wrong."""
-    try:
-        return ops.unbroadcast(r, parent.data.shape)
-    except ShapeError:
-        i = next(i for i, p in enumerate(node._parents) if p is parent)
-        raise ShapeError(f"{node._op}: its VJP for input {i} returned a gradient of shape {_fmt(r.shape)}, "
-                         f"but that input has shape {_fmt(parent.data.shape)}") from None

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from ._files import atomic_file
+from .files import atomic_file
 from .data import batches
 from .losses import LOSSES
 from .nn import Module
@@ -224,7 +224,7 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
 
 
 def save_history(history: List[dict], path: Union[str, os.PathLike]) -> None:
-    """Write the per-epoch history as JSON, atomically (``_files.atomic_file``: temp file in the
+    """Write the per-epoch history as JSON, atomically (``files.atomic_file``: temp file in the
     same folder, then ``os.replace``), so a reader never sees half a file and a failure keeps
     the old one."""
     with atomic_file(path, "w", suffix=".json") as f:

@@ -10,8 +10,8 @@ import zlib
 import numpy as np
 import pytest
 
-from tinygrad_mnist import images
-from tinygrad_mnist.images import ImageError, decode_png, encode_png, load_digit
+from tinygrad_mnist import digits
+from tinygrad_mnist.digits import ImageError, decode_png, encode_png, load_digit
 
 RNG = np.random.default_rng(0)
 
@@ -24,7 +24,7 @@ def _png(width, height, colour, raw_rows: bytes, depth=8, interlace=0, extra=b""
     """A PNG assembled by hand from already-filtered scanlines (independent of encode_png)."""
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, interlace)
     data = zlib.compress(raw_rows) if idat is None else idat
-    return (images.PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + extra + _chunk(b"IDAT", data)
+    return (digits.PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + extra + _chunk(b"IDAT", data)
             + _chunk(b"IEND", b""))
 
 
@@ -65,8 +65,8 @@ def test_png_round_trip_every_colour_type_and_filter(shape, filter_type):
 
 def test_png_writer_scales_floats_and_writes_files(tmp_path):
     path = tmp_path / "g.png"
-    images.write_png(path, np.array([[0.0, 0.5, 1.0]]))
-    np.testing.assert_array_equal(images.read_png(path), [[0, 128, 255]])
+    digits.write_png(path, np.array([[0.0, 0.5, 1.0]]))
+    np.testing.assert_array_equal(digits.read_png(path), [[0, 128, 255]])
 
 
 def test_png_writer_rejects_bad_input():
@@ -106,9 +106,9 @@ GOOD = _png(1, 1, 0, b"\0\x7f")
     (_png(1, 1, 0, b"\x05\0"), "filter type 5"),
     (_png(2, 2, 0, b"\0\0"), "needs 6"),
     (_png(1, 1, 0, b"", idat=b"not zlib"), "does not decompress"),
-    (images.PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+    (digits.PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
      + _chunk(b"IDAT", zlib.compress(b"\0\0")), "no IEND"),
-    (images.PNG_SIGNATURE + _chunk(b"IDAT", b""), "must start with an IHDR"),
+    (digits.PNG_SIGNATURE + _chunk(b"IDAT", b""), "must start with an IHDR"),
     (_png(1, 1, 0, b"\0\0", extra=_chunk(b"ZZZZ", b"")), "unknown critical chunk"),
 ])
 def test_png_errors_say_what_is_wrong(data, match):
@@ -119,18 +119,18 @@ def test_png_errors_say_what_is_wrong(data, match):
 # ------------------------------------------------------------------ PGM
 def test_pgm_p5_round_trip(tmp_path):
     image = RNG.integers(0, 256, (28, 28), dtype=np.uint8)
-    images.write_pgm(tmp_path / "d.pgm", image)
-    np.testing.assert_array_equal(images.read_pgm(tmp_path / "d.pgm"), image)
+    digits.write_pgm(tmp_path / "d.pgm", image)
+    np.testing.assert_array_equal(digits.read_pgm(tmp_path / "d.pgm"), image)
 
 
 def test_pgm_p2_ascii_with_comments_and_maxval_scaling():
     data = b"P2\n# a comment\n3 1 # another\n15\n0 15\n 5\n"
-    np.testing.assert_array_equal(images.decode_pgm(data), [[0, 255, 85]])
+    np.testing.assert_array_equal(digits.decode_pgm(data), [[0, 255, 85]])
 
 
 def test_pgm_16_bit_p5():
     data = b"P5 2 1 65535\n" + np.array([0, 65535], ">u2").tobytes()
-    np.testing.assert_array_equal(images.decode_pgm(data), [[0, 255]])
+    np.testing.assert_array_equal(digits.decode_pgm(data), [[0, 255]])
 
 
 @pytest.mark.parametrize("data, match", [
@@ -148,7 +148,7 @@ def test_pgm_16_bit_p5():
 ])
 def test_pgm_errors(data, match):
     with pytest.raises(ImageError, match=match):
-        images.decode_pgm(data, "x.pgm")
+        digits.decode_pgm(data, "x.pgm")
 
 
 # ------------------------------------------------------------------ load_digit
@@ -156,8 +156,8 @@ DIGIT = RNG.integers(0, 256, (28, 28), dtype=np.uint8)
 
 
 @pytest.mark.parametrize("write", [
-    lambda p, a: images.write_png(p, a, filter_type=4),
-    images.write_pgm,
+    lambda p, a: digits.write_png(p, a, filter_type=4),
+    digits.write_pgm,
     lambda p, a: np.save(p, a),                               # uint8 (28, 28)
     lambda p, a: np.save(p, (a / 255.0).reshape(784)),        # float64 (784,) in [0, 1]
 ], ids=["png", "pgm", "npy-uint8", "npy-float"])
@@ -177,13 +177,13 @@ def test_colour_images_become_luma_and_alpha_composites_onto_black(tmp_path):
     rgba[0, 0] = [255, 255, 255, 255]    # opaque white -> 1
     rgba[0, 1] = [255, 255, 255, 0]      # transparent -> black background, 0
     rgba[0, 2] = [255, 0, 0, 255]        # pure red -> luma 0.299
-    images.write_png(tmp_path / "c.png", rgba)
+    digits.write_png(tmp_path / "c.png", rgba)
     x = load_digit(tmp_path / "c.png")
     np.testing.assert_allclose(x[:3], [1.0, 0.0, 0.299], atol=1e-6)
 
 
 @pytest.mark.parametrize("write, match", [
-    (lambda p: images.write_png(p, np.zeros((27, 28), np.uint8)), "28x27; expected 28x28"),
+    (lambda p: digits.write_png(p, np.zeros((27, 28), np.uint8)), "28x27; expected 28x28"),
     (lambda p: np.save(p, np.zeros((28, 27))), r"shape \(28, 27\)"),
     (lambda p: np.save(p, np.full(784, 2.0)), r"\[0, 1\]"),
     (lambda p: np.save(p, np.full(784, np.nan)), "finite"),

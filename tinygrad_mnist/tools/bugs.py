@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from . import manual
+from .. import manual
 
 RTOL = 1e-4  # the learner may work in float32; every planted bug changes far more than this
 

@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from tinygrad_mnist import graph
-from tinygrad_mnist.graph import render, to_dot, to_text
+from tinygrad_mnist.tools import graphviz
+from tinygrad_mnist.tools.graphviz import render, to_dot, to_text
 from tinygrad_mnist.nn import MLP
 from tinygrad_mnist.tensor import Tensor
 
@@ -62,7 +62,7 @@ def test_render_with_dot(tmp_path):
 
 
 def test_render_without_dot_writes_dot_text_and_says_how(tmp_path, monkeypatch):
-    monkeypatch.setattr(graph.shutil, "which", lambda name: None)
+    monkeypatch.setattr(graphviz.shutil, "which", lambda name: None)
     model, loss = mlp_loss()
     message = render(to_dot(loss, model=model), tmp_path / "net.png")
     assert (tmp_path / "net.dot").read_text().startswith("digraph")

@@ -3,7 +3,7 @@ terminal (``to_text``), and ``render`` to run Graphviz's ``dot`` program when it
 
 Ops are nodes; edges carry the forward shape and the gradient's shape (with the sum that
 undoes broadcasting when there is one). No Python dependency; leaves out the ledger's formulas
-(``explain.py``).
+(``explain.py``). Reads only the public node view (``Tensor.node``).
 """
 from __future__ import annotations
 
@@ -13,39 +13,44 @@ import shutil
 import subprocess
 from typing import Dict, List, Optional, Tuple, Union
 
-from ._files import atomic_file
-from .nn import Module
-from .ops import _fmt
-from .tensor import Tensor
-from .trace import constant_name, graph_tensors, input_names, op_function, parameter_names, tensor_names, walk
+from ..errors import fmt_shape as _fmt
+from ..files import atomic_file
+from ..nn import Module
+from ..tensor import Tensor
+from .names import constant_name, input_names, parameter_names, tensor_names, traced_walk
 
 PARAMETER_COLOR = "#cfe2ff"
 INPUT_COLOR = "#eeeeee"
 OP_COLOR = "#fff3cd"
 
 
+class RenderError(RuntimeError):
+    """Graphviz's ``dot`` ran and failed; the message has its stderr."""
+
+
 def _analyse(tensor: Tensor, model: Optional[Module], names) -> Tuple[List[Tensor], Dict[Tensor, str],
                                                                        Dict[Tensor, str], dict]:
     """(tensors inputs-first, display names, {parameter: label}, {(op node, input index): gradient text})."""
     params, legend = parameter_names(model, names, "textbook")
-    tensors = graph_tensors(tensor)
+    visits, tensors = [], [tensor]
+    if tensor.requires_grad and not tensor.is_leaf:
+        visits, _, tensors = traced_walk(tensor)
     tnames = tensor_names(tensors, params, tensor)
     labels = {p: (f"{n} = {legend[n]}" if legend.get(n, n) != n else n) for p, n in params.items()}
     grads = {}
-    if tensor.requires_grad and not tensor.is_leaf:
-        visits, _ = walk(tensor)
+    if visits:
         for v in visits:
             for e in v.edges:
                 text = f"grad {_fmt(e.grad.shape)}"
                 if e.summed_axes:
                     text = f"grad {_fmt(e.raw_shape)} summed to {_fmt(e.grad.shape)}"
-                grads[(v.node, e.index)] = text
+                grads[(v.tensor, e.index)] = text
     return tensors, tnames, labels, grads
 
 
 def _constant(node: Tensor, index: int) -> str:
     """How a non-Tensor input is shown: 'y (constant)' for a loss's target, else 'constant'."""
-    names = input_names(op_function(node._op, {}), len(node._parents))
+    names = input_names(node.node.op, len(node.node.inputs))
     name = constant_name(names[index]) if index < len(names) else "const"
     return "y (constant)" if name == "y" else "constant"
 
@@ -78,9 +83,9 @@ def to_dot(tensor: Tensor, names=None, model: Optional[Module] = None, title: Op
             lines.append(f"  {ids[t]} [label={_quote(label)}, shape=box, style=filled, fillcolor={_quote(color)}, "
                          f"tooltip={_quote(kind)}];")
             continue
-        label = f"{t._op}\n{tnames[t]} {_fmt(t.shape)}"
+        label = f"{t.op}\n{tnames[t]} {_fmt(t.shape)}"
         lines.append(f"  {ids[t]} [label={_quote(label)}, shape=ellipse, style=filled, fillcolor={_quote(OP_COLOR)}];")
-        for i, p in enumerate(t._parents or ()):
+        for i, p in enumerate(t.node.inputs or ()):
             if p is None:
                 n_const += 1
                 cid = f"c{n_const}"
@@ -115,7 +120,7 @@ def to_text(tensor: Tensor, names=None, model: Optional[Module] = None) -> str:
             lines.append(f"{branch}{t}")
             continue
         name = labels.get(t, tnames[t])
-        what = (None if t.is_leaf else t._op) or ("parameter" if t in labels else "input" if not t.requires_grad else "leaf")
+        what = t.op or ("parameter" if t in labels else "input" if not t.requires_grad else "leaf")
         text = f"{branch}{name} {_fmt(t.shape)}  {'= ' + what if not t.is_leaf else '[' + what + ']'}"
         if grad:
             text += f"  <- {grad}"
@@ -124,7 +129,7 @@ def to_text(tensor: Tensor, names=None, model: Optional[Module] = None) -> str:
             continue
         lines.append(text)
         shown.add(t)
-        parents = list(t._parents or ())
+        parents = list((t.node.inputs or ()) if t.node is not None else ())
         children = []
         for i, p in enumerate(parents):
             last = i == len(parents) - 1
@@ -141,7 +146,7 @@ def render(dot_text: str, path: Union[str, os.PathLike]) -> str:
     With Graphviz's ``dot`` on PATH (Debian: ``apt-get install graphviz``), ``dot`` draws it in
     the format of ``path``'s extension (.svg, .png, .pdf). Without it, or for a .dot/.gv path,
     the DOT text itself is written (to ``path`` with its extension replaced by ``.dot``) and the
-    message says how to render it. Writes are atomic (``atomic_file``). Raises RuntimeError if
+    message says how to render it. Writes are atomic (``atomic_file``). Raises RenderError if
     ``dot`` fails, FileExistsError if ``path`` exists and is not a regular file (``/dev/null``,
     a pipe, a directory: it is neither replaced nor given a ``.dot`` file beside it).
     """
@@ -165,5 +170,5 @@ def render(dot_text: str, path: Union[str, os.PathLike]) -> str:
         result = subprocess.run([dot, f"-T{fmt}"], input=dot_text.encode("utf-8"), stdout=f,
                                 stderr=subprocess.PIPE, check=False)
         if result.returncode != 0:
-            raise RuntimeError(f"dot -T{fmt} failed for {path}: {result.stderr.decode(errors='replace').strip()}")
+            raise RenderError(f"dot -T{fmt} failed for {path}: {result.stderr.decode(errors='replace').strip()}")
     return f"wrote {path}"

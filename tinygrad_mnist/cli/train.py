@@ -1,9 +1,9 @@
-"""The ``tinygrad-mnist`` command: train, evaluate, predict, download, plus the learning tools
-that ``learn_cli`` adds (explain, diagnose, graph, show). With ``learn_cli``, the only place
-that reads argv, prints, and picks exit codes: 0 ok; 1 training diverged (or ``--detect-anomaly``
-caught the first NaN/Inf) or a download failed; 2 bad arguments or files; 130 interrupted
-(Ctrl-C). Every failure is one line on stderr. Leaves out: the work itself (``train``, ``data``,
-``images``, ``nn``), which it calls.
+"""The training commands of ``tinygrad-mnist``: train, evaluate, predict, download.
+
+``add_commands(subparsers)`` adds them; each handler ``(args, out, err) -> int`` prints to
+``out`` and returns the exit status, and lets the library's errors reach ``main``, which turns
+them into one line on stderr (``cli/__init__.py``). Leaves out: the work itself (``train``,
+``data``, ``digits``, ``nn``), which it calls.
 """
 from __future__ import annotations
 
@@ -15,47 +15,25 @@ from typing import List, Optional, Sequence, TextIO
 
 import numpy as np
 
-from . import __version__, learn_cli
-from ._cli_args import MAX_PARAMETERS  # noqa: F401  (the --sizes limit; defined here until it was shared)
-from ._cli_args import UsageError, check_output, check_sizes, non_negative_int, positive_int
-from .data import DownloadError, download, load_dataset, load_path
-from .images import load_digit
-from .nn import INITS, MLP, Linear, Module, ModelFileError, load, predict_proba
-from .optim import SGD, Adam
-from .plot import PlotUnavailable, plot_history, pyplot
-from .tensor import AnomalyError, detect_anomaly
-from .train import confusion_matrix, fit, predict, save_history
-
-PROG = "tinygrad-mnist"
+from ..data import download, load_dataset, load_path
+from ..digits import load_digit
+from ..errors import AnomalyError, ModelFileError
+from ..figures import plot_history, require_matplotlib
+from ..nn import INITS, MLP, Linear, Module, predict_proba
+from ..optim import SGD, Adam
+from ..serialize import load, save
+from ..tensor import detect_anomaly
+from ..train import confusion_matrix, fit, predict, save_history
+from .args import (DEFAULT_SIZES, PROG, UsageError, check_output, check_sizes, fraction, non_negative_float,
+                   non_negative_int, positive_float, positive_int)
 
 # Defaults of `tinygrad-mnist train`: Nielsen's 784-30-10 sigmoid network with the cross-entropy
 # cost (his chapter 3), the scaled N(0, 1/n_in) weights, SGD lr 0.5 on mini-batches of 10.
 # Measured on 2 cores: 93.65% on the official 10k test digits after training on the bundled
 # 10k sample, in 1-3 s; a 60k training set (timed with Fashion-MNIST) takes about 7 s.
-DEFAULT_SIZES = (784, 30, 10)
 DEFAULT_EPOCHS = 10
 DEFAULT_BATCH = 10
 DEFAULT_LR = {"sgd": 0.5, "adam": 0.001}
-
-
-# ------------------------------------------------------------------ argument types
-def _float_in(low: float, high: float, low_open: bool = False):
-    """A float type accepting [low, high) (or (low, high) when low_open)."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not (low < value if low_open else low <= value) or not value < high:
-            left = "(" if low_open else "["
-            raise argparse.ArgumentTypeError(f"expected a number in {left}{low:g}, {high:g}), got {value:g}")
-        return value
-    return parse
-
-
-_positive_float = _float_in(0.0, float("inf"), low_open=True)
-_fraction = _float_in(0.0, 1.0)
-_non_negative = _float_in(0.0, float("inf"))
 
 
 # ------------------------------------------------------------------ parser
@@ -72,12 +50,9 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
                    help="use only the first N training and N test images (quick runs)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Train, evaluate and use small fully-connected networks on MNIST "
-                               "with the tinygrad_mnist autodiff engine.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def add_commands(sub) -> None:
+    """Add train, evaluate, predict and download to ``sub`` (argparse's ``add_subparsers()``
+    result); each sets ``func`` to its handler."""
 
     t = sub.add_parser("train", usage="%(prog)s [options]",
                        help="train a network and report test accuracy per epoch",
@@ -97,11 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"mini-batch size (default: {DEFAULT_BATCH})")
     t.add_argument("--optimizer", choices=("sgd", "adam"), type=str, default="sgd",
                    help="update rule (default: sgd)")
-    t.add_argument("--lr", type=_positive_float, default=None,
+    t.add_argument("--lr", type=positive_float, default=None,
                    help="learning rate (default: 0.5 for sgd, 0.001 for adam)")
-    t.add_argument("--momentum", type=_fraction, default=0.0,
+    t.add_argument("--momentum", type=fraction, default=0.0,
                    help="SGD momentum in [0, 1) (default: 0)")
-    t.add_argument("--weight-decay", type=_non_negative, default=0.0,
+    t.add_argument("--weight-decay", type=non_negative_float, default=0.0,
                    help="L2 penalty: adds weight_decay * w to each gradient (default: 0)")
     t.add_argument("--init", choices=INITS, type=str, default="scaled_normal",
                    help="weight initialisation (default: scaled_normal, N(0, 1/n_in))")
@@ -153,9 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--cache-dir", metavar="DIR", type=str, default=None,
                    help="download here instead of the default cache directory")
     d.set_defaults(func=cmd_download)
-
-    learn_cli.add_commands(sub)  # explain, diagnose, graph, show: the learning tools
-    return parser
 
 
 # ------------------------------------------------------------------ helpers
@@ -234,7 +206,7 @@ def _is_tty(stream: TextIO) -> bool:
 def _write_outputs(args: argparse.Namespace, model: Module, history: list, title: str) -> List[str]:
     """Write --save, --metrics and --plot (those given); returns the paths written."""
     if args.save:
-        model.save(args.save)
+        save(model, args.save)
     if args.metrics:
         save_history(history, args.metrics)
     if args.plot:
@@ -246,7 +218,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for flag, path in (("--save", args.save), ("--metrics", args.metrics), ("--plot", args.plot)):
         check_output(flag, path)
     if args.plot:
-        pyplot()  # fail now, with the install hint, rather than after training
+        require_matplotlib()  # fail now, with the install hint, rather than after training
     if args.optimizer == "adam" and args.momentum:
         raise UsageError("--momentum applies to --optimizer sgd only (Adam keeps its own moments)")
     check_sizes(args.sizes)
@@ -396,38 +368,3 @@ def cmd_download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     folder = paths[0].parent if paths else "?"
     print(f"{args.dataset}: {len(paths)} files in {folder}", file=out)
     return 0
-
-
-# ------------------------------------------------------------------ entry point
-def _one_line(e: BaseException) -> str:
-    if isinstance(e, DownloadError):
-        tried = "; ".join(f"{url} ({why})" for url, why in e.attempts)
-        return f"{e.filename}: download failed from every mirror: {tried}"
-    if isinstance(e, OSError) and e.strerror:
-        where = f"{e.filename}: " if e.filename else ""
-        return f"{where}{e.strerror}"
-    return " ".join(str(e).split("\n"))
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command line; returns the exit status (the console script exits with it)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    out, err = sys.stdout, sys.stderr
-    prefix = f"{PROG} {args.command}: error:"
-    try:
-        return args.func(args, out, err)
-    except DownloadError as e:
-        print(f"{prefix} {_one_line(e)}", file=err)
-        return 1
-    except FloatingPointError as e:
-        print(f"{prefix} {e}", file=err)
-        return 1
-    except (ValueError, OSError, PlotUnavailable) as e:
-        # ValueError covers the library's own types: ModelFileError, ImageError, DataError,
-        # ShapeError, UsageError, and fit's checks of the data
-        print(f"{prefix} {_one_line(e)}", file=err)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=err)
-        return 130

@@ -1,29 +1,26 @@
 """The learning commands of ``tinygrad-mnist``: explain, diagnose, graph, show.
 
-``add_commands(subparsers)`` adds them to the main parser (``cli.py``); each handler
-``(args, out=None, err=None) -> int`` prints to ``out`` and returns the exit status: 0 ok,
-1 a finding (gradients differ), 2 bad input (one line on ``err``). Leaves out: the work itself
-(``explain``, ``diagnose``, ``graph``, ``pictures``).
+``add_commands(subparsers)`` adds them; each handler ``(args, out, err) -> int`` prints to
+``out`` and returns 0 (ok) or 1 (a finding: gradients differ), and lets the library's errors
+reach ``main`` (``cli/__init__.py``), which reports them. Leaves out: the work itself
+(``tools``, ``figures``).
 """
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Optional, TextIO
+from typing import TextIO
 
 import numpy as np
 
-from ._cli_args import UsageError, check_output, check_sizes, non_negative_int, positive_int
-from .data import load_bundled_sample
-from .diagnose import diagnose_function, load_backprop_function
-from .explain import explain
-from .graph import render, to_dot, to_text
-from .nn import MLP, load
-from .pictures import misclassified_grid, weights_grid
-from .tensor import Tensor
-
-PROG = "tinygrad-mnist"
-DEFAULT_SIZES = (784, 30, 10)
+from ..data import load_bundled_sample
+from ..figures import misclassified_grid, weights_grid
+from ..nn import MLP
+from ..serialize import load
+from ..tensor import Tensor
+from ..tools.diagnose import diagnose_function, load_backprop_function
+from ..tools.explain import explain
+from ..tools.graphviz import render, to_dot, to_text
+from .args import DEFAULT_SIZES, UsageError, check_output, check_sizes, non_negative_int, positive_int
 LOSS_CHOICES = ("quadratic", "cross-entropy")
 # graph runs on random numbers, so no data set bounds its --batch: the picture is the same for
 # any batch (only B in the shapes changes), so a larger one would only spend memory
@@ -105,17 +102,6 @@ def add_commands(subparsers) -> None:
 
 
 # ------------------------------------------------------------------ helpers
-def _streams(out: Optional[TextIO], err: Optional[TextIO]):
-    return out or sys.stdout, err or sys.stderr
-
-
-def _fail(err: TextIO, command: str, e: BaseException) -> int:
-    text = " ".join(str(e).split("\n")) if not (isinstance(e, OSError) and e.strerror) else \
-        f"{e.filename + ': ' if e.filename else ''}{e.strerror}"
-    print(f"{PROG} {command}: error: {text}", file=err)
-    return 2
-
-
 def _check_activations(sizes, batch: int) -> None:
     """Refuse a batch whose activations alone would not fit (see MAX_ACTIVATIONS), before the
     forward pass allocates them and dies with a MemoryError traceback."""
@@ -151,16 +137,12 @@ def _loss(model, X, y, loss: str):
 
 
 # ------------------------------------------------------------------ handlers
-def cmd_explain(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def cmd_explain(args, out: TextIO, err: TextIO) -> int:
     """Print the shape ledger; with --check, exit 1 if any gradient disagrees with manual."""
-    out, err = _streams(out, err)
-    try:
-        X, y = _digits_batch(args.sizes, args.batch, args.seed)
-        model = _model(args.sizes, args.loss, args.seed)
-        ledger = explain(_loss(model, X, y, args.loss), model=model, columns=args.columns, check=args.check,
-                         x=X, y=y, style="module" if args.module_names else "textbook")
-    except (ValueError, OSError) as e:
-        return _fail(err, "explain", e)
+    X, y = _digits_batch(args.sizes, args.batch, args.seed)
+    model = _model(args.sizes, args.loss, args.seed)
+    ledger = explain(_loss(model, X, y, args.loss), model=model, columns=args.columns, check=args.check,
+                     x=X, y=y, style="module" if args.module_names else "textbook")
     print(ledger.render(), file=out)
     if args.check:
         verdict = "every parameter gradient agrees with manual" if ledger.all_agree else \
@@ -170,59 +152,47 @@ def cmd_explain(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None
     return 0
 
 
-def cmd_diagnose(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def cmd_diagnose(args, out: TextIO, err: TextIO) -> int:
     """Run the learner's file and print the report: exit 0 when it matches, 1 when it differs."""
-    out, err = _streams(out, err)
-    try:
-        X, y = _digits_batch(args.sizes, args.batch, args.seed)  # check the options before running their code
-        fn = load_backprop_function(args.file)
-        model = _model(args.sizes, args.loss, args.seed)
-        report = diagnose_function(fn, model, X, y, loss=args.loss, convention=args.convention,
-                                   reduction=args.reduction)
-    except (ValueError, OSError) as e:
-        return _fail(err, "diagnose", e)
+    X, y = _digits_batch(args.sizes, args.batch, args.seed)  # check the options before running their code
+    fn = load_backprop_function(args.file)
+    model = _model(args.sizes, args.loss, args.seed)
+    report = diagnose_function(fn, model, X, y, loss=args.loss, convention=args.convention,
+                               reduction=args.reduction)
     print(report.render(), file=out)
     return 0 if report.ok else 1
 
 
-def cmd_graph(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def cmd_graph(args, out: TextIO, err: TextIO) -> int:
     """Render the graph of the MLP's loss to args.output (or a .dot file with instructions)."""
-    out, err = _streams(out, err)
-    try:
-        check_output("-o", args.output)  # /dev/null, a pipe, a directory: refused before any work
-        check_sizes(args.sizes)
-        if args.batch > MAX_GRAPH_BATCH:
-            raise UsageError(f"--batch {args.batch}: graph draws batches of at most {MAX_GRAPH_BATCH:,} (the "
-                             f"picture is the same for any batch; only B in the shapes changes)")
-        _check_activations(args.sizes, args.batch)
-        rng = np.random.default_rng(args.seed)
-        X = rng.random((args.batch, args.sizes[0]), dtype=np.float32)
-        y = rng.integers(0, args.sizes[-1], args.batch)
-        model = _model(args.sizes, args.loss, args.seed)
-        loss = _loss(model, X, y, args.loss)
-        title = f"{'-'.join(map(str, args.sizes))} MLP, {args.loss} cost, batch {args.batch}"
-        if args.text:
-            print(to_text(loss, model=model), file=out, end="")
-        message = render(to_dot(loss, model=model, title=title), args.output)
-    except (ValueError, OSError, RuntimeError) as e:
-        return _fail(err, "graph", e)
+    check_output("-o", args.output)  # /dev/null, a pipe, a directory: refused before any work
+    check_sizes(args.sizes)
+    if args.batch > MAX_GRAPH_BATCH:
+        raise UsageError(f"--batch {args.batch}: graph draws batches of at most {MAX_GRAPH_BATCH:,} (the "
+                         f"picture is the same for any batch; only B in the shapes changes)")
+    _check_activations(args.sizes, args.batch)
+    rng = np.random.default_rng(args.seed)
+    X = rng.random((args.batch, args.sizes[0]), dtype=np.float32)
+    y = rng.integers(0, args.sizes[-1], args.batch)
+    model = _model(args.sizes, args.loss, args.seed)
+    loss = _loss(model, X, y, args.loss)
+    title = f"{'-'.join(map(str, args.sizes))} MLP, {args.loss} cost, batch {args.batch}"
+    if args.text:
+        print(to_text(loss, model=model), file=out, end="")
+    message = render(to_dot(loss, model=model, title=title), args.output)
     print(message, file=out)
     return 0
 
 
-def cmd_show(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def cmd_show(args, out: TextIO, err: TextIO) -> int:
     """Draw a saved model's first-layer weights, or its misclassified bundled test digits."""
-    out, err = _streams(out, err)
-    try:
-        check_output("-o", args.output)
-        model = load(args.model)
-        if args.misclassified:
-            data = load_bundled_sample()
-            n = misclassified_grid(model, data.X_test, data.y_test, args.output, n=args.n)
-            print(f"wrote {args.output}: {n} misclassified test digits", file=out)
-        else:
-            n = weights_grid(model, args.output)
-            print(f"wrote {args.output}: {n} hidden units", file=out)
-    except (ValueError, OSError, ImportError) as e:  # PlotUnavailable is an ImportError
-        return _fail(err, "show", e)
+    check_output("-o", args.output)
+    model = load(args.model)
+    if args.misclassified:
+        data = load_bundled_sample()
+        n = misclassified_grid(model, data.X_test, data.y_test, args.output, n=args.n)
+        print(f"wrote {args.output}: {n} misclassified test digits", file=out)
+    else:
+        n = weights_grid(model, args.output)
+        print(f"wrote {args.output}: {n} hidden units", file=out)
     return 0

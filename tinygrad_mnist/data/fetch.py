@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
-from .._files import atomic_file  # standard library only: no engine import
+from ..files import atomic_file  # standard library only: no engine import
 from .catalog import dataset_dir, get_spec
 from .errors import DownloadError
 

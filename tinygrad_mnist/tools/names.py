@@ -1,113 +1,43 @@
-"""Reading a recorded graph: the backward pass walked read-only (``walk``), its tensors in
-forward order, and their names (parameters W1, b1 or layers.0.weight; z1, a1, ... for layer
-outputs; x; L), shared by the ledger (``explain``) and the drawings (``graph``).
-Leaves out: formulas and rendering.
+"""Names for the tensors of a recorded graph, shared by the ledger (``explain``) and the drawings
+(``graphviz``): parameters (W1, b1 or layers.0.weight), layer outputs z1, a1, ..., the input x,
+the loss L; and the Linear layers of a model. Reads only the public node view
+(``Tensor.node``); the graph itself is walked by ``autograd.walk``. Leaves out: formulas, drawing.
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from heapq import heappop, heappush
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import ops
-from .nn import Linear, Module, Sequential, Sigmoid
-from .tensor import Tensor
-
-# Ops whose output is called a^l when their input is z^l (an activation of a layer).
-ACTIVATION_OPS = ("sigmoid", "tanh", "relu", "softmax", "log_softmax")
+from .. import ops
+from ..autograd import forward_order, walk
+from ..nn import Linear, Module, Sequential, Sigmoid
+from ..tensor import Tensor
 
 
-# ------------------------------------------------------------------ the backward walk
-@dataclass
-class Edge:
-    """One VJP applied during the walk: the gradient ``node`` sends to its input ``index``."""
-    index: int
-    parent: Tensor
-    raw_shape: tuple          # shape the VJP returned
-    grad: np.ndarray          # after the engine's unbroadcast and dtype cast: parent's shape
-    summed_axes: tuple        # axes unbroadcast summed (empty when the shapes already matched)
-
-
-@dataclass
-class Visit:
-    """One op in backward order: the tensor it made, the gradient arriving, the VJPs it applied."""
-    node: Tensor
-    grad: np.ndarray
-    edges: List[Edge]
-
-
-def _broadcast_axes(raw_shape: tuple, shape: tuple) -> tuple:
-    """The axes ``ops.unbroadcast`` sums to take a gradient of ``raw_shape`` to ``shape``."""
-    extra = len(raw_shape) - len(shape)
-    return tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape)
-                                       if n == 1 and raw_shape[extra + i] != 1)
-
-
-def walk(tensor: Tensor, grad=None) -> Tuple[List[Visit], Dict[Tensor, np.ndarray]]:
-    """The backward pass of ``tensor``, computed without touching ``.grad`` or freeing the graph.
-
-    Same order and arithmetic as ``Tensor.backward`` (deepest tensor first; each VJP's result
-    summed back to its input's shape by ``ops.unbroadcast``, cast to its dtype, accumulated),
-    so the gradients equal backward's. ``grad`` is dL/d(tensor), ones by default.
-    Returns (visits in backward order, {leaf that requires grad: its gradient}).
-    """
+def traced_walk(tensor: Tensor, grad=None):
+    """The backward pass of ``tensor`` run read-only (``autograd.walk`` with a trace, nothing
+    freed, no ``.grad`` set): (visits in backward order, {leaf that requires grad: gradient},
+    every tensor of the graph inputs first). ``grad`` is dL/d(tensor), ones by default."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"expected a Tensor, got {type(tensor).__name__}")
     if not tensor.requires_grad or tensor.is_leaf:
         raise ValueError("nothing to walk: this tensor was not computed by recorded ops from a tensor "
                          "with requires_grad=True (was it made under no_grad, or is it a leaf?)")
+    if tensor.node.freed:
+        raise RuntimeError(f"the graph through '{tensor.node.name}' was freed by backward(); explain the "
+                           f"loss before calling loss.backward() (or call backward(retain_graph=True))")
     seed = np.ones(tensor.shape, dtype=tensor.dtype) if grad is None else np.asarray(grad, dtype=tensor.dtype)
     if seed.shape != tensor.shape:
         raise ValueError(f"grad has shape {seed.shape}, the tensor has {tensor.shape}")
-    grads = {tensor: seed}
-    leaf_grads: Dict[Tensor, np.ndarray] = {}
-    heap, tiebreak, visits = [(-tensor._depth, 0, tensor)], 0, []
-    while heap:
-        node = heappop(heap)[2]
-        if node._vjps is None:
-            raise RuntimeError(f"the graph through '{node._op}' was freed by backward(); explain the loss "
-                               f"before calling loss.backward() (or call backward(retain_graph=True))")
-        g = grads.pop(node)
-        edges = []
-        for i, (parent, vjp) in enumerate(zip(node._parents, node._vjps)):
-            if parent is None or vjp is None or not parent.requires_grad:
-                continue
-            r = np.asarray(vjp(g))
-            raw, axes = r.shape, ()
-            if r.shape != parent.shape:
-                axes = _broadcast_axes(r.shape, parent.shape)
-                r = ops.unbroadcast(r, parent.shape)
-            r = r.astype(parent.dtype, copy=False)
-            edges.append(Edge(i, parent, raw, r, axes))
-            if parent.is_leaf:
-                leaf_grads[parent] = r if parent not in leaf_grads else leaf_grads[parent] + r
-            elif parent in grads:
-                grads[parent] = grads[parent] + r
-            else:
-                grads[parent] = r
-                tiebreak += 1
-                heappush(heap, (-parent._depth, tiebreak, parent))
-        visits.append(Visit(node, g, edges))
-    return visits, leaf_grads
-
-
-def graph_tensors(tensor: Tensor) -> List[Tensor]:
-    """Every tensor of ``tensor``'s recorded graph (itself, ops' outputs, leaves), inputs first."""
-    seen, order, stack = {tensor}, [], [(tensor, False)]
-    while stack:  # iterative post-order: each tensor after its inputs, inputs in argument order
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        stack.append((t, True))
-        for p in reversed(t._parents or ()):
-            if p is not None and p not in seen:
-                seen.add(p)
-                stack.append((p, False))
-    return order
+    visits = []
+    try:
+        grads = walk(tensor, seed, trace=visits)
+    except RuntimeError as e:  # freed deeper down: say what to do in a tool's words
+        raise RuntimeError(f"{e}; explain the loss before calling loss.backward()") from None
+    leaf_grads = {t: g for t, g in grads.items() if t.is_leaf}
+    return visits, leaf_grads, forward_order(visits)
 
 
 # ------------------------------------------------------------------ naming
@@ -173,15 +103,16 @@ def tensor_names(tensors: List[Tensor], params: Dict[Tensor, str], root: Tensor)
     for t in tensors:  # inputs first, so layers are numbered in forward order
         if t in names or t.is_leaf:
             continue
-        parents = [p for p in t._parents or () if p is not None]
+        parents = [p for p in t.node.inputs or () if p is not None]
         bias = [names.get(p, "") for p in parents if p in params]
-        if t._op == "linear" or (t._op == "add" and any(n.startswith("b") and n[1:].isdigit() for n in bias)):
+        op = t.node.op
+        if op is ops.linear or (op is ops.add and any(n.startswith("b") and n[1:].isdigit() for n in bias)):
             layer += 1
             for p in parents[:1] if layer == 1 else ():
                 if p.is_leaf and p not in names and not p.requires_grad:
                     names[p] = p.name or "x"
             names[t] = t.name or _fresh(f"z{layer}", taken)
-        elif t._op in ACTIVATION_OPS and parents and names.get(parents[0], "").startswith("z"):
+        elif getattr(op, "role", None) == "activation" and parents and names.get(parents[0], "").startswith("z"):
             names[t] = t.name or _fresh("a" + names[parents[0]][1:], taken)
         taken.add(names.get(t, ""))
     inputs = [t for t in tensors if t.is_leaf and not t.requires_grad and t not in names]
@@ -213,20 +144,10 @@ def _fresh(name: str, taken: set) -> str:
     return f"{name}_{k}"
 
 
-# ------------------------------------------------------------------ ops by name
+# ------------------------------------------------------------------ ops
 def constant_name(argname: str) -> str:
     """How a constant input (an array, not a Tensor) is shown: a loss's target as y, else const."""
     return "y" if argname == "target" else "const"
-
-
-def op_function(name: str, extra: Mapping[str, Callable]) -> Optional[Callable]:
-    """The op function a graph node names (nodes keep only the name): from ``extra`` (a user's
-    ops by name), else ``tinygrad_mnist.ops``; None when unknown."""
-    fn = extra.get(name)
-    if fn is None:
-        candidate = getattr(ops, name, None)
-        fn = candidate if inspect.isfunction(candidate) and candidate.__name__ == name else None
-    return fn
 
 
 def input_names(fn: Optional[Callable], n: int) -> List[str]:

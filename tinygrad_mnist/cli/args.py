@@ -1,13 +1,16 @@
-"""Argument types and up-front checks shared by ``cli`` (train, evaluate, ...) and ``learn_cli``
-(explain, diagnose, graph, show), so every command words a bad value the same way. Nothing
-here prints or exits: argparse reports the types' errors, the commands report ``UsageError``.
-Leaves out: the parsers themselves.
+"""What every command shares: the program's name and default network, argument types and
+up-front checks, so each command words a bad value the same way. Nothing here prints or
+exits: argparse reports the types' errors, ``main`` reports ``UsageError``. Leaves out: the
+parsers themselves (``train.py``, ``learn.py``).
 """
 from __future__ import annotations
 
 import argparse
 import os
 from typing import Callable, Optional, Sequence
+
+PROG = "tinygrad-mnist"
+DEFAULT_SIZES = (784, 30, 10)  # Nielsen's network, every command's default
 
 # Networks bigger than this are refused before anything is allocated (784-30-10 has 23,860
 # parameters, 784-128-128-10 has 118,282); it only stops typos like --sizes 784 3000000 10.
@@ -64,3 +67,22 @@ def check_output(flag: str, path: Optional[str]) -> None:
         raise UsageError(f"{flag} {path}: exists and is not a regular file; give another name")
     if not os.access(folder, os.W_OK):
         raise UsageError(f"{flag} {path}: the directory {folder} is not writable")
+
+
+def _float_in(low: float, high: float, low_open: bool = False):
+    """A float type accepting [low, high) (or (low, high) when low_open)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (low < value if low_open else low <= value) or not value < high:
+            left = "(" if low_open else "["
+            raise argparse.ArgumentTypeError(f"expected a number in {left}{low:g}, {high:g}), got {value:g}")
+        return value
+    return parse
+
+
+positive_float = _float_in(0.0, float("inf"), low_open=True)
+fraction = _float_in(0.0, 1.0)
+non_negative_float = _float_in(0.0, float("inf"))

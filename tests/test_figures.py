@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("matplotlib", reason="pictures need matplotlib (tinygrad_mnist[plot])")
 
 from tinygrad_mnist.nn import MLP  # noqa: E402
-from tinygrad_mnist.pictures import misclassified_grid, weights_grid  # noqa: E402
+from tinygrad_mnist.figures import misclassified_grid, weights_grid  # noqa: E402
 
 
 def png_shape(path):

@@ -1,24 +1,14 @@
-"""Writing files safely: ``atomic_file`` (temp file, fsync, rename) and ``new_file_mode`` (the
-permissions a plain ``open(path, "w")`` would give). Standard library only, so both the data
-layer (downloads) and the engine side (``serialize``, ``train``, ``graph``, ``plot``) use it
-without the data layer importing the engine. Leaves out: what goes into the files.
+"""Writing files safely: ``atomic_file`` (temp file, fsync, rename), used by every save and
+download. Standard library only, so both the data layer and the engine side use it without the
+data layer importing the engine. Leaves out: what goes into the files.
 """
 from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from typing import IO, Iterator, Union
-
-
-def new_file_mode() -> int:
-    """The mode a newly created file gets: ``0o666`` less the process umask (0o644 under the
-    usual 022). ``mkstemp`` makes its files ``0o600``; chmod a temp file to this before renaming
-    it into place, so it ends up like any other file the user creates."""
-    umask = os.umask(0o022)  # the umask can only be read by setting it
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 @contextmanager
@@ -29,20 +19,19 @@ def atomic_file(path: Union[str, os.PathLike], mode: str = "wb", suffix: str = "
 
     On any failure, Ctrl-C included, the temporary file is removed and ``path`` is untouched:
     an interrupted write never destroys the previous file. The new file gets the permissions
-    any new file would (``new_file_mode``), not ``mkstemp``'s private ``0o600``. A ``path``
+    any new file would (0o666 less the umask, applied by the kernel), not ``mkstemp``'s 0o600. A ``path``
     that exists and is neither a regular file nor a directory (``/dev/null``, a pipe) raises
     FileExistsError: renaming over it would replace it, not write into it.
     """
     path = os.fspath(path)
     if os.path.lexists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
         raise FileExistsError(errno.EEXIST, "exists and is not a regular file; refusing to replace it", path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=prefix, suffix=suffix)
+    fd, tmp = _create_beside(path, prefix, suffix)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -50,3 +39,20 @@ def atomic_file(path: Union[str, os.PathLike], mode: str = "wb", suffix: str = "
         except FileNotFoundError:  # already gone: keep the error that brought us here
             pass
         raise
+
+
+def _create_beside(path: str, prefix: str, suffix: str):
+    """(fd, name) of a new, exclusively created file in ``path``'s directory.
+
+    Created with mode 0o666 so the kernel applies the process umask, exactly as for
+    ``open(path, "w")``; reading the umask would mean setting it, which races other threads.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # a name collision: draw another
+            continue
+    raise FileExistsError(errno.EEXIST, "could not create a temporary file", folder)

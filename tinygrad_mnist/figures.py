@@ -1,0 +1,176 @@
+"""Figures with matplotlib (the optional ``plot`` extra): learning curves (``plot_history``,
+``plot_costs``), the first layer's hidden units as images (``weights_grid``) and the digits a
+model gets wrong (``misclassified_grid``), each written to a file atomically.
+
+Figures are ``matplotlib.figure.Figure`` objects drawn straight to a file: pyplot and its
+backends are never touched, so nothing here opens a window or changes the backend a notebook
+or script has chosen, and importing this module needs no matplotlib. Leaves out: training.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+
+from .files import atomic_file
+from .nn import Linear, Module, Sequential
+from .train import predict
+
+PathLike = Union[str, os.PathLike]
+INSTALL_HINT = "install tinygrad_mnist[plot] (matplotlib) for --plot"
+
+
+class PlotUnavailable(ImportError):
+    """matplotlib is not installed; the message says how to get it."""
+
+
+def require_matplotlib() -> None:
+    """Raise PlotUnavailable (with the install hint) unless matplotlib can be imported: a CLI
+    checks this before training rather than failing after it."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PlotUnavailable(INSTALL_HINT) from None
+
+
+def new_figure(figsize: tuple):
+    """A matplotlib Figure not managed by pyplot (no backend, no window; freed with its object)."""
+    require_matplotlib()
+    from matplotlib.figure import Figure
+    return Figure(figsize=figsize)
+
+
+def save_figure(fig, path: PathLike) -> None:
+    """``fig.savefig`` into ``path`` atomically (``atomic_file``): a failure, an unknown format
+    included, leaves no partial picture and keeps any previous one; a path that exists and is
+    not a regular file (``/dev/null``, a pipe) raises FileExistsError. The format follows the
+    extension (.png, .svg, .pdf), matplotlib's default (png) without one."""
+    ext = os.path.splitext(os.fspath(path))[1]
+    with atomic_file(path, "wb", suffix=ext) as f:
+        fig.savefig(f, format=ext[1:].lower() or None, dpi=100)
+
+
+def plot_history(history: List[dict], path: PathLike, title: Optional[str] = None) -> None:
+    """Draw loss (train and test) and test accuracy per epoch, side by side, into ``path``
+    (the format follows the extension: .png, .pdf, .svg). ``history`` is ``fit``'s result."""
+    fig = new_figure((10, 4))
+    from matplotlib.ticker import MaxNLocator
+    epochs = [r["epoch"] for r in history]
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
+    if any(r.get("test_loss") is not None for r in history):
+        ax_loss.plot(epochs, [r["test_loss"] for r in history], "s-", label="test")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_loss.legend()
+    if any(r.get("test_accuracy") is not None for r in history):
+        ax_acc.plot(epochs, [100 * r["test_accuracy"] for r in history], "o-", color="C2")
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_costs(costs: Sequence[float], path: PathLike, title: str = "cost over epochs") -> None:
+    """One curve: the cost after each epoch (epoch 1, 2, ...) into ``path``."""
+    fig = new_figure((6, 4))
+    from matplotlib.ticker import MaxNLocator
+    ax = fig.subplots()
+    ax.plot(range(1, len(costs) + 1), list(costs), "o-")
+    ax.set(xlabel="epoch", ylabel="cost", title=title)
+    ax.grid(alpha=0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _first_linear(model: Module) -> Linear:
+    if isinstance(model, Linear):
+        return model
+    stack = [model]
+    while stack:
+        m = stack.pop(0)
+        if isinstance(m, Linear):
+            return m
+        if isinstance(m, Sequential):
+            stack = list(m.layers) + stack
+    raise ValueError(f"{model!r} has no Linear layer to draw")
+
+
+def _side(n: int, what: str) -> int:
+    side = math.isqrt(n)
+    if side * side != n:
+        raise ValueError(f"{what}: {n} inputs are not a square image (784 = 28x28 for MNIST)")
+    return side
+
+
+def _grid(n: int, cols: Optional[int]) -> tuple:
+    cols = cols or min(n, max(1, math.ceil(math.sqrt(n * 1.5))))
+    return math.ceil(n / cols), cols
+
+
+def weights_grid(model: Module, path: PathLike, cols: Optional[int] = None, title: Optional[str] = None) -> int:
+    """Draw each hidden unit of the first layer as an image of its incoming weights
+    (row j of W (n_hidden, 784) reshaped to 28x28) into ``path`` (.png, .svg, .pdf).
+
+    Colours: red positive, blue negative, white 0, on one symmetric scale per unit, so each
+    image shows which pixels excite (red) or inhibit (blue) that unit. Returns the number drawn.
+    """
+    W = _first_linear(model).weight.data
+    side = _side(W.shape[1], "weights_grid")
+    n = W.shape[0]
+    rows, cols = _grid(n, cols)
+    fig = new_figure((1.3 * cols, 1.3 * rows + 0.5))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < n:
+            w = W[k].reshape(side, side)
+            limit = float(np.max(np.abs(w))) or 1.0
+            ax.imshow(w, cmap="seismic", vmin=-limit, vmax=limit, interpolation="nearest")
+            ax.set_title(f"unit {k}", fontsize=7)
+    fig.suptitle(title or f"first-layer weights: {n} hidden units, each {side}x{side}", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return n
+
+
+def misclassified_grid(model: Module, X, y, path: PathLike, n: int = 25, cols: Optional[int] = None,
+                       title: Optional[str] = None) -> int:
+    """Draw up to ``n`` of the digits in X (N, 784) that ``model`` classifies wrongly, each titled
+    with its predicted and true label (``pred 3 / true 5``), into ``path``. Returns how many were
+    drawn (0 when none is wrong: the picture then says so).
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2 or len(X) != len(y):
+        raise ValueError(f"misclassified_grid: expected X (N, n_in) and labels y (N,), got {X.shape} and {y.shape}")
+    if n < 1:
+        raise ValueError(f"misclassified_grid: n must be positive, got {n}")
+    side = _side(X.shape[1], "misclassified_grid")
+    pred = predict(model, X)  # batched, in the model's dtype, under no_grad
+    wrong = np.flatnonzero(pred != y)
+    shown = wrong[:n]
+    rows, cols = _grid(max(len(shown), 1), cols)
+    fig = new_figure((1.3 * cols, 1.5 * rows + 0.5))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < len(shown):
+            i = shown[k]
+            ax.imshow(X[i].reshape(side, side), cmap="gray", vmin=0.0, vmax=max(1.0, float(X[i].max())),
+                      interpolation="nearest")
+            ax.set_title(f"pred {pred[i]} / true {y[i]}", fontsize=7, color="firebrick")
+    if not len(shown):
+        axes.flat[0].text(0.5, 0.5, f"no misclassified digits\namong {len(X)}", ha="center", va="center")
+    rate = 100 * len(wrong) / max(len(X), 1)
+    fig.suptitle(title or f"{len(wrong)} of {len(X)} digits misclassified ({rate:.1f}%); first {len(shown)} shown",
+                 fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return int(len(shown))
