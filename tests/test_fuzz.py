@@ -243,7 +243,7 @@ EXPECTED = [
     (["train", "--seed", "-1"], 2, "argument --seed: expected a non-negative integer, got -1"),
     (["train", "--dataset", "cifar"], 2, "argument --dataset: invalid choice: 'cifar'"),
     (["train", "--data", "missing.npz"], 2, "missing.npz: no such file or directory"),
-    (["train", "--data", "pipe"], 2, "pipe: not a regular file or directory (a pipe or a device?)"),
+    (["train", "--data", "pipe"], 2, "pipe: not a regular file (a pipe or a device?)"),
     (["train", "--data", "empty"], 2, "no MNIST data found"),
     (["train", "--data", "model.npz"], 2, "model.npz: unrecognised format"),
     (["train", "--data", "bad.csv"], 2, "bad.csv, line 2, column 785 (pixel783): 300 is outside 0..255"),

@@ -7,13 +7,14 @@ centring and deskewing a photo (the image must already be 28x28), palette and in
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import tokenize
 import zlib
 from typing import Tuple, Union
 
 import numpy as np
+
+from .files import refuse_special
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -373,9 +374,7 @@ def read_image(path: PathLike) -> np.ndarray:
     Raises ImageError for anything else, OSError if the file cannot be opened.
     """
     name = os.fspath(path)
-    mode = os.stat(path).st_mode  # FileNotFoundError passes through; a directory fails at open()
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # opening a pipe would block forever
-        raise ImageError(f"{name}: not a regular file (a pipe or a device?); expected an image file")
+    refuse_special(path, "an image file", ImageError)
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(NPY_MAGIC):

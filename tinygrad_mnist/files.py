@@ -1,14 +1,30 @@
-"""Writing files safely: ``atomic_file`` (temp file, fsync, rename), used by every save and
-download. Standard library only, so both the data layer and the engine side use it without the
-data layer importing the engine. Leaves out: what goes into the files.
+"""Files, safely: ``atomic_file`` (temp file, fsync, rename), used by every save and download,
+and ``refuse_special``, which every reader calls so that a pipe or a device is refused rather
+than opened (reading one blocks forever). Standard library only, so both the data layer and
+the engine side use it without the data layer importing the engine. Leaves out: what goes
+into the files.
 """
 from __future__ import annotations
 
 import errno
 import os
 import secrets
+import stat
 from contextlib import contextmanager
 from typing import IO, Iterator, Union
+
+
+def refuse_special(path: Union[str, os.PathLike], expected: str, error: type = ValueError) -> None:
+    """Raise ``error`` naming ``path`` when it exists and is neither a regular file nor a
+    directory (a pipe, a device, a socket), before anything opens it: opening a pipe for reading
+    blocks until a writer comes. ``expected`` says what should be there ("a .npz model file").
+    A missing path passes (the caller's open() reports it); so does a directory (open() says so)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise error(f"{os.fspath(path)}: not a regular file (a pipe or a device?); expected {expected}")
 
 
 @contextmanager

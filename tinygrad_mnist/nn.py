@@ -92,6 +92,21 @@ class Module:
                     if isinstance(item, Module):
                         yield from item.named_parameters(f"{name}.{i}.")
 
+    def modules(self) -> Iterator["Module"]:
+        """This module and every sub-module, depth first, in attribute order (PyTorch's meaning):
+        ``[m for m in model.modules() if isinstance(m, Linear)]`` finds the dense layers."""
+        stack = [self]
+        while stack:  # explicit stack: a file may describe deeply nested Sequentials
+            m = stack.pop()
+            yield m
+            children = []
+            for value in vars(m).values():
+                if isinstance(value, Module):
+                    children.append(value)
+                elif isinstance(value, (list, tuple)):
+                    children.extend(item for item in value if isinstance(item, Module))
+            stack.extend(reversed(children))
+
     def parameters(self) -> List[Tensor]:
         """Every parameter tensor, in a fixed order (what an optimizer takes)."""
         return [p for _, p in self.named_parameters()]

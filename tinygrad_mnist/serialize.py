@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import tokenize
 import zipfile
 import zlib
@@ -16,7 +15,7 @@ from typing import Union
 import numpy as np
 
 from .errors import ModelFileError
-from .files import atomic_file
+from .files import atomic_file, refuse_special
 from .nn import LAYERS, Module, build
 
 __all__ = ["save", "load", "ModelFileError", "ARCH_KEY", "MAX_MODEL_BYTES"]
@@ -130,9 +129,7 @@ def load(path: Union[str, os.PathLike]) -> Module:
     ModelFileError. A missing path raises FileNotFoundError, a directory IsADirectoryError.
     """
     path = os.fspath(path)
-    mode = os.stat(path).st_mode  # FileNotFoundError passes through as itself
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory: open() says so below
-        raise ModelFileError(f"{path}: not a regular file (a pipe or a device?); expected a .npz model file")
+    refuse_special(path, "a .npz model file", ModelFileError)
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic not in (b"PK\x03\x04", b"PK\x05\x06"):

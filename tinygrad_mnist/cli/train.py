@@ -306,7 +306,7 @@ def _interrupted(args: argparse.Namespace, model: Module, done: dict, title: str
 
 def _model_sizes(model: Module, path: str) -> tuple:
     """(n_in, n_out) of a loaded model's first and last Linear layers."""
-    linears = [m for m in getattr(model, "layers", [model]) if isinstance(m, Linear)]
+    linears = [m for m in model.modules() if isinstance(m, Linear)]
     if not linears:
         raise ModelFileError(f"{path}: the model has no Linear layer")
     return linears[0].n_in, linears[-1].n_out

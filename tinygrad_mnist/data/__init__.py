@@ -28,7 +28,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    # urllib and http.client cost ~20 ms and are needed only to download
+    # urllib and http.client take longer to import than all of data/ and are needed only to download
     if name in ("download", "md5sum"):
         from . import fetch
         value = getattr(fetch, name)

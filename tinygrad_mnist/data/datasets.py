@@ -15,6 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..files import refuse_special
 from .catalog import BUNDLED_FILES, DATASETS, IDX_FILES, dataset_dir, get_spec
 from .errors import BundledSampleWarning, DataError
 from .formats import _GZIP_ERRORS, _IDX_CODES, GZIP_MAGIC, N_PIXELS, read_idx, read_kaggle_csv
@@ -152,9 +153,7 @@ def load_file(path: str | os.PathLike) -> Dataset:
     A single IDX file holds only images or only labels: pass its directory to ``load_dir``.
     A pipe or a device raises DataError without being opened (reading a pipe would block)."""
     path = Path(path)
-    if path.exists() and not (path.is_file() or path.is_dir()):  # a directory: open() says so
-        raise DataError(f"{path}: not a regular file or directory (a pipe or a device?); expected "
-                        "a data file (mnist.pkl.gz, train.csv) or a directory holding them")
+    refuse_special(path, "a data file (mnist.pkl.gz, train.csv) or a directory holding them", DataError)
     kind = _sniff(path)
     if kind == "pickle":
         (X_tr, y_tr), (X_va, y_va), (X_te, y_te) = read_mnist_pickle(path)

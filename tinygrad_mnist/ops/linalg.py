@@ -47,7 +47,7 @@ def matmul(a, b):
         if b.flags.f_contiguous and not b.flags.c_contiguous:
             # b is usually W.T, a transposed view. (g.T @ a).T lays the gradient out like W, so
             # transposing it back to W is contiguous: copying a strided 784x30 float32 gradient
-            # costs 16 us against 2 us, and the SGD update on it 29 us against 7 (measured here).
+            # is several times slower, and so is the SGD update on it (bench_train.py shows it).
             return y, (lambda g: g @ b.T, lambda g: (g.T @ a).T)
         return y, (lambda g: g @ b.T, lambda g: a.T @ g)
     a2 = a[None, :] if a.ndim == 1 else a

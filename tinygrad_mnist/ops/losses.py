@@ -81,7 +81,7 @@ def softmax_cross_entropy(logits, target):
         except IndexError:
             raise _label_range_error("softmax_cross_entropy", logits, target) from None
         # -log softmax at the label = log(total) - shifted[label]: B numbers, so the full
-        # (B, C) log-softmax is never formed (2 us of a 10 us forward at tiny sizes, measured)
+        # (B, C) log-softmax is never formed: a fifth of the forward at MNIST sizes
         loss = (np.log(total).sum() - picked.sum()) / B
 
         def vjp(g):

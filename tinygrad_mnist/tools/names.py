@@ -81,17 +81,8 @@ def parameter_names(model: Optional[Module] = None, names=None, style: str = "te
 
 
 def _linear_layers(model: Module) -> List[Linear]:
-    """The Linear layers of a Linear or a (nested) Sequential, first to last."""
-    if isinstance(model, Linear):
-        return [model]
-    out, stack = [], [model]
-    while stack:
-        m = stack.pop()
-        if isinstance(m, Linear):
-            out.append(m)
-        elif isinstance(m, Sequential):
-            stack.extend(reversed(m.layers))
-    return out
+    """The Linear layers of a model, first to last."""
+    return [m for m in model.modules() if isinstance(m, Linear)]
 
 
 def tensor_names(tensors: List[Tensor], params: Dict[Tensor, str], root: Tensor) -> Dict[Tensor, str]:
