@@ -253,13 +253,15 @@ def test_empty_directory_says_what_it_looked_for(tmp_path):
 
 
 def test_the_data_layer_imports_only_the_standard_library_numpy_and_files():
-    """data/ may share the stdlib-only files.py (atomic writes), never the engine."""
+    """data/ may share the stdlib-only files.py (atomic writes) and limits.py, never the engine."""
     package = Path(tinygrad_mnist.__file__).parent
-    for path in [*sorted((package / "data").glob("*.py")), package / "files.py"]:
+    shared = ("files", "limits")
+    for path in [*sorted((package / "data").glob("*.py")), package / "files.py", package / "limits.py"]:
         inside_data = path.parent.name == "data"
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level:
-                ok = (node.level == 1 and inside_data) or (node.level == 2 and node.module == "files")
+                ok = (node.level == 1 and inside_data) or \
+                    (node.level == (2 if inside_data else 1) and node.module in shared)
                 assert ok, f"{path.name}:{node.lineno}: from {'.' * node.level}{node.module or ''} import ..."
             else:
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
