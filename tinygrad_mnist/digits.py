@@ -10,18 +10,20 @@ import os
 import struct
 import tokenize
 import zlib
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
 from .files import refuse_special
+from .limits import MAX_IMAGE_PIXELS
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
 DIGIT_SHAPE = (28, 28)
-MAX_PIXELS = 1 << 24  # refuse images larger than 16 Mpx before inflating them (decompression bombs)
+MAX_PIXELS = MAX_IMAGE_PIXELS  # refuse larger images before inflating them (decompression bombs)
+_HEAD = 4096  # bytes read to find an image's size: PNG's IHDR is in the first 33, a PGM header is short
 
 # PNG colour type -> (name, channels); 3 (palette) is not supported.
 _COLOUR_TYPES = {0: ("greyscale", 1), 2: ("RGB", 3), 4: ("greyscale+alpha", 2), 6: ("RGBA", 4)}
@@ -366,17 +368,38 @@ def _npy_digit(path: PathLike, name: str) -> np.ndarray:
     return arr.astype(np.float32).reshape(DIGIT_SHAPE) / 255.0
 
 
-def read_image(path: PathLike) -> np.ndarray:
+def _declared_size(head: bytes, name: str) -> Optional[Tuple[int, int]]:
+    """(width, height) as a PNG's IHDR or a PGM's header states it, from the file's first
+    bytes, before anything is decoded; None if the header is not (all) there."""
+    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR" and len(head) >= 24:
+        width, height = struct.unpack(">II", head[16:24])
+        return width, height
+    if head[:2] in (b"P5", b"P2"):
+        try:
+            tokens, end = _pgm_tokens(head, 2, name)
+            # a token that runs to the end of ``head`` may go on in the file: not known yet
+            return (int(tokens[0]), int(tokens[1])) if end <= len(head) else None
+        except (ImageError, ValueError):
+            return None
+    return None
+
+
+def read_image(path: PathLike, size: Optional[Tuple[int, int]] = None) -> np.ndarray:
     """Read a PNG, PGM or .npy file (told apart by content, not name) -> float32 (H, W) in [0, 1].
 
     PNG and PGM pixels 0..255 map to [0, 1] (colour becomes grey, see ``to_grey``). A ``.npy``
     array must have shape (28, 28) or (784,) with integers in 0..255 or floats in [0, 1].
-    Raises ImageError for anything else, OSError if the file cannot be opened.
+    ``size`` (width, height): refuse a PNG or PGM whose header states another size, before
+    decoding anything. Raises ImageError for anything else, OSError if the file cannot be opened.
     """
     name = os.fspath(path)
     refuse_special(path, "an image file", ImageError)
     with open(path, "rb") as f:
-        head = f.read(8)
+        head = f.read(_HEAD)
+    declared = _declared_size(head, name)
+    if size is not None and declared is not None and declared != tuple(size):
+        raise ImageError(f"{name}: image is {declared[0]}x{declared[1]}; expected {size[0]}x{size[1]} "
+                         "like MNIST (resize and centre the digit first)")
     if head.startswith(NPY_MAGIC):
         return _npy_digit(path, name)
     if head.startswith(PNG_SIGNATURE):
@@ -392,7 +415,7 @@ def load_digit(path: PathLike, invert: bool = False) -> np.ndarray:
     ``path``: a 28x28 PNG or PGM, or a .npy of shape (28, 28) or (784,) (see ``read_image``).
     ``invert=True`` maps x -> 1 - x, for dark digits on a light background.
     """
-    image = read_image(path)
+    image = read_image(path, size=(DIGIT_SHAPE[1], DIGIT_SHAPE[0]))
     if image.shape != DIGIT_SHAPE:
         raise ImageError(f"{os.fspath(path)}: image is {image.shape[1]}x{image.shape[0]}; expected "
                          "28x28 like MNIST (resize and centre the digit first)")
