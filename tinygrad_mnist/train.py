@@ -13,6 +13,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from .errors import TrainingDiverged
 from .files import atomic_file
 from .data import batches
 from .losses import LOSSES
@@ -166,7 +167,10 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
     ``callback(event)`` receives dicts: ``{"event": "batch", "epoch", "epochs", "seen",
     "total", "loss" (running mean this epoch), "seconds"}`` up to ~100 times per epoch, and
     ``{"event": "epoch", "epochs", **record}`` after each epoch (``record`` as in History).
-    Raises ValueError before training for NaN/Inf or non-numeric inputs and bad settings.
+    Raises ValueError before training for NaN/Inf or non-numeric inputs and bad settings, and
+    ``errors.TrainingDiverged`` (a FloatingPointError) when training diverges: a NaN/Inf
+    training loss, weights (checked after every epoch, so its last step counts too) or test
+    loss; it says what and when.
     """
     if int(epochs) < 0 or int(batch_size) < 1:
         raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got epochs={epochs}, "
@@ -210,11 +214,16 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
                           "total": n, "loss": total / seen, "seconds": time.perf_counter() - start})
         train_loss = total / n
         if not math.isfinite(train_loss):
-            raise FloatingPointError(f"fit: the training loss became {train_loss} in epoch {epoch}; "
-                                     "the learning rate is probably too high")
+            raise TrainingDiverged(f"the training loss became {train_loss}", epoch)
+        # the last step's update comes after its loss was computed: only the weights show it
+        bad = next((name for name, p in model.named_parameters() if not np.isfinite(p.data).all()), None)
+        if bad is not None:
+            raise TrainingDiverged(f"the weights ({bad}) became NaN or Inf in the last step", epoch)
         test_loss = test_acc = None
         if X_test is not None and len(X_test):
             test_loss, test_acc = _evaluate(model, X_test, y_test, loss_fn, eval_batch_size)
+            if not math.isfinite(test_loss):
+                raise TrainingDiverged(f"the test loss became {test_loss} (the outputs overflow)", epoch)
         record = {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
                   "test_accuracy": test_acc, "seconds": time.perf_counter() - start}
         history.append(record)
@@ -223,10 +232,23 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
     return history
 
 
+def _strict(value):
+    """A history value as strict JSON allows: NaN and +-Inf (which json.dump would write as the
+    bare, invalid NaN / Infinity) become None, i.e. null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def save_history(history: List[dict], path: Union[str, os.PathLike]) -> None:
-    """Write the per-epoch history as JSON, atomically (``files.atomic_file``: temp file in the
-    same folder, then ``os.replace``), so a reader never sees half a file and a failure keeps
-    the old one."""
+    """Write the per-epoch history as strict JSON (NaN and Inf as null), atomically
+    (``files.atomic_file``: temp file in the same folder, then ``os.replace``), so a reader
+    never sees half a file and a failure keeps the old one."""
+    records = _strict([dict(r) for r in history])
     with atomic_file(path, "w", suffix=".json") as f:
-        json.dump(list(history), f, indent=1)
+        json.dump(records, f, indent=1, allow_nan=False)
         f.write("\n")
