@@ -269,21 +269,21 @@ def test_predict_bad_images_exit_2(capsys, tmp_path, model_file, make, fragment)
 def test_download_reports_progress_and_where(capsys, monkeypatch, tmp_path):
     calls = {}
 
-    def fake_download(dataset, cache_dir=None, progress=None):
-        calls["args"] = (dataset, cache_dir)
+    def fake_download(dataset, cache_dir=None, progress=None, deadline=None):
+        calls["args"] = (dataset, cache_dir, deadline)
         progress("t10k-labels-idx1-ubyte.gz", 0, 100)
         progress("t10k-labels-idx1-ubyte.gz", 100, 100)
         return [tmp_path / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"]
     monkeypatch.setattr(cli.train, "download", fake_download)
     code, out, err = run(capsys, "download", "--dataset", "fashion-mnist", "--cache-dir", tmp_path)
     assert code == 0
-    assert calls["args"] == ("fashion-mnist", str(tmp_path))
+    assert calls["args"] == ("fashion-mnist", str(tmp_path), 900.0)
     assert "downloading t10k-labels-idx1-ubyte.gz" in err
     assert f"fashion-mnist: 1 files in {tmp_path / 'fashion-mnist'}" in out
 
 
 def test_download_failure_exits_1_with_one_line(capsys, monkeypatch):
-    def failing(dataset, cache_dir=None, progress=None):
+    def failing(dataset, cache_dir=None, progress=None, deadline=None):
         raise DownloadError("train-images-idx3-ubyte.gz",
                             [("https://a/x", "HTTP 404"), ("https://b/x", "timed out")])
     monkeypatch.setattr(cli.train, "download", failing)

@@ -61,7 +61,7 @@ def world(tmp_path_factory):
     os.mkfifo(root / "pipe")
     real_load_dataset, loaded = cli.train.load_dataset, {}
 
-    def cached_dataset(name="mnist", cache_dir=None, *, search_dirs=None, warn=True):
+    def cached_dataset(name="mnist", cache_dir=None, *, search_dirs=None, warn=True, limit=None):
         """load_dataset cut to 300 + 300 images and kept, so that every run is cheap."""
         if name not in loaded:
             d = sample if name == "mnist" else real_load_dataset(name, warn=False)
@@ -69,7 +69,7 @@ def world(tmp_path_factory):
                                    name=d.name, source=f"{d.source} (first 300)", classes=d.classes)
         return loaded[name]
 
-    def fake_download(dataset, cache_dir=None, progress=None):
+    def fake_download(dataset, cache_dir=None, progress=None, deadline=None):
         if dataset == "fashion-mnist":
             raise DownloadError("train-images-idx3-ubyte.gz", [("https://example.invalid/x", "HTTP 404")])
         return [root / "cache" / dataset / "train-images-idx3-ubyte.gz"]

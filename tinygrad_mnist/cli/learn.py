@@ -13,14 +13,15 @@ from typing import TextIO
 import numpy as np
 
 from ..data import load_bundled_sample
-from ..figures import misclassified_grid, weights_grid
-from ..nn import MLP
+from ..figures import check_format, misclassified_grid, require_matplotlib, weights_grid
+from ..limits import MAX_FIGURE_PANELS
+from ..nn import MLP, Linear
 from ..serialize import load
 from ..tensor import Tensor
 from ..tools.diagnose import diagnose_function, load_backprop_function
 from ..tools.explain import explain
 from ..tools.graphviz import render, to_dot, to_text
-from .args import DEFAULT_SIZES, UsageError, check_output, check_sizes, non_negative_int, positive_int
+from .args import DEFAULT_SIZES, UsageError, check_output, check_sizes, int_from, non_negative_int, positive_int
 LOSS_CHOICES = ("quadratic", "cross-entropy")
 # graph runs on random numbers, so no data set bounds its --batch: the picture is the same for
 # any batch (only B in the shapes changes), so a larger one would only spend memory
@@ -90,14 +91,16 @@ def add_commands(subparsers) -> None:
     s = subparsers.add_parser(
         "show", help="draw a saved model's first-layer weights, or its misclassified test digits",
         description="Draw the first layer's hidden units as 28x28 images, or with --misclassified the "
-                    "test digits (bundled sample) the model gets wrong. Needs matplotlib.")
+                    "test digits (bundled sample) the model gets wrong. Needs matplotlib. At most "
+                    f"{MAX_FIGURE_PANELS} are drawn: a wider layer is shown by an even sample of its units.")
     s.add_argument("model", metavar="MODEL.npz", type=str, help="a model written by train --save")
     s.add_argument("-o", "--output", metavar="PICTURE.png", type=str, required=True,
                    help="the picture to write (.png, .svg, .pdf)")
     s.add_argument("--misclassified", action="store_true",
                    help="draw misclassified test digits with predicted and true labels instead")
-    s.add_argument("-n", metavar="N", type=positive_int, default=25,
-                   help="how many misclassified digits to draw (default: 25)")
+    s.add_argument("-n", metavar="N", type=int_from(1, f"an integer from 1 to {MAX_FIGURE_PANELS}",
+                                                    MAX_FIGURE_PANELS), default=25,
+                   help=f"how many misclassified digits to draw, at most {MAX_FIGURE_PANELS} (default: 25)")
     s.set_defaults(func=cmd_show)
 
 
@@ -187,6 +190,11 @@ def cmd_graph(args, out: TextIO, err: TextIO) -> int:
 def cmd_show(args, out: TextIO, err: TextIO) -> int:
     """Draw a saved model's first-layer weights, or its misclassified bundled test digits."""
     check_output("-o", args.output)
+    require_matplotlib("show")  # before the model is read, with the install hint
+    try:
+        check_format(args.output)
+    except ValueError as e:
+        raise UsageError(f"-o {e}") from None
     model = load(args.model)
     if args.misclassified:
         data = load_bundled_sample()
@@ -194,5 +202,7 @@ def cmd_show(args, out: TextIO, err: TextIO) -> int:
         print(f"wrote {args.output}: {n} misclassified test digits", file=out)
     else:
         n = weights_grid(model, args.output)
-        print(f"wrote {args.output}: {n} hidden units", file=out)
+        units = next(m for m in model.modules() if isinstance(m, Linear)).n_out
+        sample = "" if n == units else f" (an even sample of {units}; show draws at most {MAX_FIGURE_PANELS})"
+        print(f"wrote {args.output}: {n} hidden units{sample}", file=out)
     return 0
