@@ -280,8 +280,8 @@ class _Source:
 
     def read(self, size: int = -1) -> bytes:
         if size is not None and size > self._stream.left:
-            raise DataError(f"{self._name}: pickle asks for {size} bytes at once, more than the "
-                            f"{self._stream.left} that may still come under max_bytes")
+            raise DataError(f"{self._name}: pickle asks for {size} bytes at once, more than "
+                            f"max_bytes={self._stream.cap} allows")
         return self._stream.read(size)
 
     def readline(self, size: int = -1) -> bytes:
