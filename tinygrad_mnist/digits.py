@@ -351,7 +351,8 @@ def _npy_digit(path: PathLike, name: str) -> np.ndarray:
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, SyntaxError, tokenize.TokenError) as e:
-        raise ImageError(f"{name}: not a readable .npy array ({e})") from None
+        why = " ".join(str(e).split())  # NumPy quotes a garbled header whole: up to 64 kB
+        raise ImageError(f"{name}: not a readable .npy array ({why[:200]}{'...' if len(why) > 200 else ''})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
         raise ImageError(f"{name}: expected a numeric .npy array, got {getattr(arr, 'dtype', type(arr))}")
     if arr.shape not in (DIGIT_SHAPE, (784,)):

@@ -59,14 +59,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     open_missing_std_fds()
     out, err = BestEffort(sys.stdout), BestEffort(sys.stderr)
-    with SignalGuard():
-        try:
-            parser = build_parser()
-            args = parser.parse_args(argv)
-            return _run(args, out, err)
-        except KeyboardInterrupt as e:  # a signal before the command started, or while parsing
-            print(f"{PROG}: {what(e)}", file=err)
-            return status_of(e)
+    # called as the program (no argv): the process ends after main, so signals stay ignored
+    guard = SignalGuard(restore=argv is not None)
+    try:
+        with guard:
+            args = build_parser().parse_args(argv)
+            status = _run(args, out, err)
+            guard.settle()
+        return status
+    except KeyboardInterrupt as e:  # a signal before the command started, or just as it ended
+        print(f"{PROG}: {what(e)}", file=err)
+        return status_of(e)
 
 
 def _run(args, out: BestEffort, err: BestEffort) -> int:

@@ -49,14 +49,19 @@ def what(e: KeyboardInterrupt) -> str:
 
 class SignalGuard:
     """Installed by ``main`` for the length of a command (``with SignalGuard():``): each handled
-    signal raises ``Interrupted`` once. After that, and while ``shielded``, signals are only
-    recorded: the program is already stopping, or saving what it has. Only the main thread can
-    install handlers; anywhere else the guard does nothing and Python's defaults stay."""
+    signal raises ``Interrupted`` once. After that, while ``shielded``, and after ``settle()``,
+    signals are only recorded: the program is already stopping, saving what it has, or done.
+    On exit the previous handlers come back, or, with ``restore=False`` (the process ends
+    next), the signals are ignored: a signal during the interpreter's shutdown, after the
+    work is done, must not kill the process and make its exit status a lie. Only the main
+    thread can install handlers; anywhere else the guard does nothing and Python's defaults
+    stay."""
 
-    def __init__(self) -> None:
+    def __init__(self, restore: bool = True) -> None:
         self.pending: List[int] = []
         self.shields = 0
         self.raised = False
+        self._restore = restore
         self._previous: dict = {}
 
     def __enter__(self) -> "SignalGuard":
@@ -68,8 +73,12 @@ class SignalGuard:
 
     def __exit__(self, *exc) -> None:
         for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
+            signal.signal(signum, previous if self._restore else signal.SIG_IGN)
         self._previous.clear()
+
+    def settle(self) -> None:
+        """The command is over: from now on signals are only recorded."""
+        self.raised = True
 
     def _handle(self, signum: int, frame) -> None:
         if self.raised or self.shields:
