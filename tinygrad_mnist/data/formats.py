@@ -10,7 +10,6 @@ import io
 import itertools
 import os
 import re
-import stat
 import struct
 import zlib
 from contextlib import contextmanager
