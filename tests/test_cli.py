@@ -359,8 +359,8 @@ def test_table_divergence_on_the_very_last_step(tmp_path):
                               "--save", tmp_path / "m.npz", "--metrics", tmp_path / "m.json"),
                      timeout=20, env=cli_env(tmp_path))
     assert m.status == 1
-    assert_one_line_error(m.err, "training diverged: the weights (layers.0.weight) became NaN or Inf in the "
-                                 "last step in epoch 1", "lower --lr (now 1e+300)", "--detect-anomaly")
+    assert_one_line_error(m.err, "training diverged: the last step's update made the weights (layers.0.weight) "
+                                 "NaN or Inf in epoch 1", "lower --lr (now 1e+300)", "--detect-anomaly")
     assert not (tmp_path / "m.npz").exists() and not (tmp_path / "m.json").exists()
     assert_bounded(m, seconds=20)
 

@@ -218,7 +218,7 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
         # the last step's update comes after its loss was computed: only the weights show it
         bad = next((name for name, p in model.named_parameters() if not np.isfinite(p.data).all()), None)
         if bad is not None:
-            raise TrainingDiverged(f"the weights ({bad}) became NaN or Inf in the last step", epoch)
+            raise TrainingDiverged(f"the last step's update made the weights ({bad}) NaN or Inf", epoch)
         test_loss = test_acc = None
         if X_test is not None and len(X_test):
             test_loss, test_acc = _evaluate(model, X_test, y_test, loss_fn, eval_batch_size)
