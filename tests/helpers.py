@@ -1,5 +1,14 @@
-"""Small helpers shared by test files (not strategies, not fixtures)."""
+"""Small helpers shared by test files (not strategies, not fixtures): ``peak_bytes`` (Python
+allocations of a call) and ``run_measured`` / ``Launched`` (a command's time and peak RSS)."""
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+import time
 import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
 
 
 def peak_bytes(fn) -> int:
@@ -15,14 +24,6 @@ def peak_bytes(fn) -> int:
 
 
 # ------------------------------------------------------------------ a command, timed and measured
-import functools  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 1 << 20
