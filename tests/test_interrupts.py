@@ -245,6 +245,8 @@ def test_table_stdout_to_a_closed_pipe_or_a_full_disk_keeps_the_results(tmp_path
     assert m.status == 0 and m.err == "", m.err
     assert assert_model_of_last_epoch(tmp_path / "m.npz", tmp_path / "m.json", limit=300) == 3
     assert_bounded(m, seconds=30)
+    if not os.path.exists("/dev/full"):  # Linux has it; elsewhere the closed pipe above must do
+        return
     for p in (tmp_path / "m.npz", tmp_path / "m.json"):
         p.unlink()
     with open("/dev/full", "w") as full:
