@@ -107,15 +107,20 @@ class Node:
     op's positional inputs, a Tensor or None (a constant) each; ``vjps``: one per input (None
     where no gradient flows); ``depth``: 1 + the deepest input (leaves are 0), which orders the
     walk; ``site``: where user code called the op (under ``detect_anomaly``); ``retain``: keep
-    ``.grad`` on this intermediate (``retain_grad``). After a backward without
-    ``retain_graph``, ``inputs`` and ``vjps`` are None (``freed``). Tools read, never write.
+    ``.grad`` on this intermediate (``retain_grad``); ``versions``: for each parameter input,
+    (index, its write counter, the count when the op used it), so backward can refuse a
+    gradient computed from values changed in place since (None: no parameter input). After a
+    backward without ``retain_graph``, ``inputs`` and ``vjps`` are None (``freed``). Tools
+    read, never write.
     """
 
-    __slots__ = ("op", "inputs", "vjps", "depth", "site", "retain")
+    __slots__ = ("op", "inputs", "vjps", "depth", "site", "retain", "versions")
 
-    def __init__(self, op: Callable, inputs: tuple, vjps: tuple, depth: int, site: Optional[str]):
+    def __init__(self, op: Callable, inputs: tuple, vjps: tuple, depth: int, site: Optional[str],
+                 versions: Optional[list] = None):
         self.op, self.inputs, self.vjps, self.depth, self.site = op, inputs, vjps, depth, site
         self.retain = False
+        self.versions = versions
 
     @property
     def name(self) -> str:
@@ -151,6 +156,19 @@ class Visit:
     @property
     def node(self):  # the tensor, under the name the tools have always used
         return self.tensor
+
+
+def _check_versions(node: Node) -> None:
+    """Refuse to backprop through an op whose saved parameter was changed in place since."""
+    for i, counter, count in node.versions:
+        if counter.count != count:
+            p = node.inputs[i]
+            what = f"'{p.name}' " if getattr(p, "name", None) else ""
+            raise RuntimeError(
+                f"backward: input {i} of '{node.name}', the parameter {what}{fmt_shape(p.data.shape)}, was "
+                f"modified in place after '{node.name}' used it (its data was written {counter.count - count} "
+                f"time(s) since), so the gradient would be wrong; change parameters only after backward "
+                f"(optimizer.step()), or run the forward pass again")
 
 
 def _fit(r: np.ndarray, parent, node: Node, index: int) -> np.ndarray:
@@ -195,6 +213,8 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
         if node.vjps is None:
             raise RuntimeError(f"backward: the graph through '{node.name}' was freed by an earlier "
                                f"backward(); pass retain_graph=True to that call to backprop twice")
+        if node.versions is not None:
+            _check_versions(node)
         visited.append(node)
         g = grads.pop(t)
         if node.retain:
