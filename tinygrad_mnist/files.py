@@ -14,16 +14,21 @@ from contextlib import contextmanager
 from typing import IO, Iterator, Union
 
 
-def refuse_special(path: Union[str, os.PathLike], expected: str, error: type = ValueError) -> None:
-    """Raise ``error`` naming ``path`` when it exists and is neither a regular file nor a
-    directory (a pipe, a device, a socket), before anything opens it: opening a pipe for reading
-    blocks until a writer comes. ``expected`` says what should be there ("a .npz model file").
-    A missing path passes (the caller's open() reports it); so does a directory (open() says so)."""
+def is_special(path: Union[str, os.PathLike]) -> bool:
+    """True when ``path`` exists and is neither a regular file nor a directory (a pipe, a
+    device, a socket): reading one may block forever, and renaming over one replaces it."""
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        return
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def refuse_special(path: Union[str, os.PathLike], expected: str, error: type = ValueError) -> None:
+    """Raise ``error`` naming ``path`` when ``is_special(path)``, before anything opens it.
+    ``expected`` says what should be there ("a .npz model file"). A missing path passes (the
+    caller's open() reports it); so does a directory (open() says so)."""
+    if is_special(path):
         raise error(f"{os.fspath(path)}: not a regular file (a pipe or a device?); expected {expected}")
 
 
@@ -40,7 +45,7 @@ def atomic_file(path: Union[str, os.PathLike], mode: str = "wb", suffix: str = "
     FileExistsError: renaming over it would replace it, not write into it.
     """
     path = os.fspath(path)
-    if os.path.lexists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+    if is_special(path):
         raise FileExistsError(errno.EEXIST, "exists and is not a regular file; refusing to replace it", path)
     fd, tmp = _create_beside(path, prefix, suffix)
     try:

@@ -9,6 +9,8 @@ import argparse
 import os
 from typing import Callable, Optional, Sequence
 
+from ..files import is_special
+
 PROG = "tinygrad-mnist"
 DEFAULT_SIZES = (784, 30, 10)  # Nielsen's network, every command's default
 
@@ -63,7 +65,7 @@ def check_output(flag: str, path: Optional[str]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: the directory {folder} does not exist")
-    if os.path.lexists(path) and not os.path.isfile(path):
+    if is_special(path):
         raise UsageError(f"{flag} {path}: exists and is not a regular file; give another name")
     if not os.access(folder, os.W_OK):
         raise UsageError(f"{flag} {path}: the directory {folder} is not writable")
