@@ -17,9 +17,9 @@ from ..figures import misclassified_grid, weights_grid
 from ..nn import MLP
 from ..serialize import load
 from ..tensor import Tensor
-from ..tools.diagnose import diagnose_function, load_backprop_function
 from ..tools.explain import explain
 from ..tools.graphviz import render, to_dot, to_text
+from ..tools.learner import diagnose_file
 from .args import DEFAULT_SIZES, UsageError, check_output, check_sizes, non_negative_int, positive_int
 LOSS_CHOICES = ("quadratic", "cross-entropy")
 # graph runs on random numbers, so no data set bounds its --batch: the picture is the same for
@@ -61,16 +61,21 @@ def add_commands(subparsers) -> None:
     e.set_defaults(func=cmd_explain)
 
     d = subparsers.add_parser(
-        "diagnose", help="check your own backprop(weights, biases, x, y) and name its bug",
-        description="Import backprop(weights, biases, x, y) -> (nabla_w, nabla_b) from a Python file, run "
-                    "it on a batch of real digits, compare with the engine's gradients of the MEAN cost, "
-                    "and name the likely bug. columns convention (Nielsen): W (n_out,n_in), b (n_out,1), "
+        "diagnose", help="check your own backprop (e.g. the book's network.py, unchanged) and name its bug",
+        description="Load a Python file as definitions (none of its top-level training code runs) and "
+                    "check, on a batch of real digits against the engine's gradients, either a class with "
+                    "backprop(self, x, y) (Nielsen's network.py: one sample at a time, then its "
+                    "update_mini_batch as a step) or a function backprop(weights, biases, x, y) -> "
+                    "(nabla_w, nabla_b) of the MEAN cost; name the likely bug and quote your line. How your "
+                    "function holds the arrays is detected: columns (Nielsen): W (n_out,n_in), b (n_out,1), "
                     "x (n_in,B), y (n_out,B) one-hot; rows: W (n_in,n_out), b (n_out,), x (B,n_in), "
-                    "y (B,n_out). Exit status 0 when they match, 1 when they differ.")
-    d.add_argument("file", metavar="MY_BACKPROP.py", type=str, help="a Python file defining backprop()")
+                    "y (B,n_out); one sample at a time or a batch; (nabla_b, nabla_w) or (nabla_w, nabla_b). "
+                    "Exit status 0 when they match, 1 when they differ.")
+    d.add_argument("file", metavar="MY_BACKPROP.py", type=str,
+                   help="a Python file defining backprop(), e.g. network.py")
     _add_network_options(d, batch=4)
-    d.add_argument("--convention", choices=("columns", "rows"), type=str, default="columns",
-                   help="how your function holds the arrays (default: columns)")
+    d.add_argument("--convention", choices=("auto", "columns", "rows"), type=str, default="auto",
+                   help="how your backprop function holds the arrays (default: auto, detected)")
     d.add_argument("--reduction", choices=("mean", "sum"), type=str, default="mean",
                    help="your gradients are of the mean cost over the batch (the engine's) or of the "
                         "sum (B times larger) (default: mean)")
@@ -155,10 +160,9 @@ def cmd_explain(args, out: TextIO, err: TextIO) -> int:
 def cmd_diagnose(args, out: TextIO, err: TextIO) -> int:
     """Run the learner's file and print the report: exit 0 when it matches, 1 when it differs."""
     X, y = _digits_batch(args.sizes, args.batch, args.seed)  # check the options before running their code
-    fn = load_backprop_function(args.file)
     model = _model(args.sizes, args.loss, args.seed)
-    report = diagnose_function(fn, model, X, y, loss=args.loss, convention=args.convention,
-                               reduction=args.reduction)
+    report = diagnose_file(args.file, model, X, y, loss=args.loss, reduction=args.reduction,
+                           convention=None if args.convention == "auto" else args.convention)
     print(report.render(), file=out)
     return 0 if report.ok else 1
 

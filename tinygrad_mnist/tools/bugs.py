@@ -239,7 +239,7 @@ BUGS: Tuple[Bug, ...] = (
         step_message="the step goes uphill: {update} moved the parameters along +gradient, which climbs "
                      "the cost. Gradient descent is W - eta * nabla_w (with the cost derivative a^L - y).",
         lines=(r"(\(|=|return)\s*(self\.)?\b(y|targets?|labels?|desired\w*|expected\w*)\b\s*-\s*\w",),
-        step_lines=(r"\b[wbWB]\w*\s*\+\s*\(?\s*(eta|lr|learning_rate|alpha)\b", r"[wb]\w*\s*\+=",
+        step_lines=(r"\b[wbWB]\w*\s*\+\s*\(?\s*(eta|lr|learning_rate|alpha)\b", r"(weights?|bias(es)?|\b[wbWB]\w*)\s*[-+]=",
                     r"(\(|=|return)\s*(self\.)?\b(y|targets?|labels?)\b\s*-\s*\w")),
     Bug("eta_twice", "learning rate applied twice",
         "the step is eta={lr} times the gradient step: eta was applied twice, e.g. "

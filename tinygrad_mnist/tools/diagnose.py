@@ -4,18 +4,15 @@ point at the line of their code.
 
 Method (``bugs.py``): each bug of the table is planted in a copy of the textbook backprop and
 the learner's numbers are matched against every planted version, allowing the table's slips;
-the explanation needing the fewest bugs wins. This module holds the report, the two interfaces
-(gradient arrays, and a ``backprop`` function whose conventions are detected from what it
-accepts and returns) and the checks no row can do (shapes, exceptions). Leaves out: files,
-classes and update steps (``learner.py``), printing (the CLI).
+the explanation needing the fewest bugs wins. This module holds the comparison, the checks no
+row can do (shapes, rank-1 products) and two interfaces: gradient arrays, and a ``backprop``
+function whose conventions are detected from what it accepts and returns. Leaves out: the
+report (``report.py``), files, classes and update steps (``learner.py``), printing (the CLI).
 """
 from __future__ import annotations
 
 import os
-import re
-import traceback
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,71 +22,19 @@ from ..nn import Module
 from ..tensor import Tensor
 from .bugs import BUGS, RTOL, Bug, Context, best_explanation, close, message, table
 from .names import mlp_linears
-from .source import Region, Source, load_definitions
+from .report import (CAUSES, Finding, Report, Where, code_files, exception_report, hints, make_finding, reach,
+                     sum_lists, swapped, two_lists)
+from .source import Source, load_definitions
+
+__all__ = ["diagnose", "diagnose_function", "backprop_inputs", "load_backprop_function", "compare", "Report",
+           "Finding", "CAUSES"]
 
 LOSSES = {"quadratic": "quadratic", "cross-entropy": "cross_entropy", "cross_entropy": "cross_entropy"}
 CONVENTIONS = ("columns", "rows")
-# Report.causes keys -> what the report calls them, from the bug table
-CAUSES = {bug.key: bug.title for bug in BUGS}
-
-
-# ------------------------------------------------------------------ the report
-@dataclass
-class Finding:
-    """One explanation: ``cause`` (a key of the bug table, such as "transposed"), the gradients
-    it concerns (``dW2``, ``db1``, ...), a message saying what went wrong and the fix, the
-    ``title`` the report shows, and ``line``: the learner's line it points at
-    (``network.py:87  sp = sigmoid_prime(activations[-l])``), or that no line was found, or
-    None when the learner's source is not known (gradient arrays, code typed into a notebook)."""
-    cause: str
-    parameters: List[str]
-    message: str
-    title: str = ""
-    line: Optional[str] = None
-
-
-@dataclass
-class Report:
-    """What ``diagnose`` returns. ``ok``: every gradient (and the update step, if one was
-    checked) matches. ``findings``: the likely causes (empty when ok or when no known bug
-    explains the numbers); ``first_difference``: the first differing entry, e.g.
-    ``dW2[3,7]: 0.0123 vs 0.0119 (yours vs the engine's)``. ``notes``: how the learner's code
-    was called (return order, one sample at a time, convention); ``warnings``: what failed while
-    loading their file; ``step``: the check of their update step (Nielsen's
-    ``update_mini_batch``), a Report of its own."""
-    ok: bool
-    summary: str
-    findings: List[Finding] = field(default_factory=list)
-    first_difference: Optional[str] = None
-    max_abs_diff: Optional[float] = None
-    notes: List[str] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-    step: Optional["Report"] = None
-
-    @property
-    def causes(self) -> List[str]:
-        """Every cause the report carries, the step's included."""
-        return [f.cause for f in self.findings] + (self.step.causes if self.step is not None else [])
-
-    def render(self) -> str:
-        lines = [f"warning: {w}" for w in self.warnings] + [f"note: {n}" for n in self.notes] + [self.summary]
-        for f in self.findings:
-            title = f.title or CAUSES.get(f.cause, f.cause.replace("_", " "))
-            lines.append(f"likely cause: {title}" + (f" ({', '.join(f.parameters)})" if f.parameters else ""))
-            lines.extend("  " + line for line in f.message.splitlines())
-            if f.line:
-                lines.append(f"  -> {f.line}")
-        if self.first_difference:
-            lines.append(f"first difference: {self.first_difference}")
-        if self.step is not None:
-            lines.append(self.step.render())
-        return "\n".join(lines)
-
-    __str__ = render
 
 
 # ------------------------------------------------------------------ inputs and outputs
-def _setup(model: Module, x, y, loss: str):
+def setup(model: Module, x, y, loss: str):
     cost = LOSSES.get(loss)
     if cost is None:
         raise ValueError(f"loss must be 'quadratic' or 'cross-entropy', got {loss!r}")
@@ -122,7 +67,7 @@ def backprop_inputs(model: Module, x, y, convention: str = "columns", loss: str 
     ``loss`` only checks that the model fits it (sigmoid outputs for quadratic, logits otherwise).
     """
     _check_convention(convention)
-    _, weights, biases, X, Y = _setup(model, x, y, loss)
+    _, weights, biases, X, Y = setup(model, x, y, loss)
     if convention == "columns":
         return [W.copy() for W in weights], [b[:, None].copy() for b in biases], X.T.copy(), Y.T.copy()
     return [W.T.copy() for W in weights], [b.copy() for b in biases], X.copy(), Y.copy()
@@ -183,7 +128,7 @@ def _engine_gradients(weights, biases, X, Y, cost):
     return [W.grad for W in Ws], [b.grad for b in bs]
 
 
-def _first_difference(names: List[str], mine: List[np.ndarray], ref: List[np.ndarray]) -> Tuple[Optional[str], float]:
+def first_difference(names: List[str], mine: List[np.ndarray], ref: List[np.ndarray]) -> Tuple[Optional[str], float]:
     worst = 0.0
     first = None
     for name, a, e in zip(names, mine, ref):
@@ -212,19 +157,6 @@ def _rank_one(A: np.ndarray, ref: np.ndarray) -> bool:
 
 
 # ------------------------------------------------------------------ the comparison
-@dataclass(frozen=True)
-class Where:
-    """Where the learner's numbers came from: their ``source`` and the ``regions`` (line ranges)
-    of the checked code, searched first for a finding's line; ``step``: read from an update step
-    (``update`` names it) with learning rate ``lr``; ``subject``: how the report names them."""
-    source: Optional[Source] = None
-    regions: Tuple[Region, ...] = ()
-    step: bool = False
-    lr: Optional[float] = None
-    update: str = "your update"
-    subject: str = "your gradients"
-
-
 def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention: str = "columns",
              reduction: str = "mean", *, bugs: Sequence[Bug] = BUGS) -> Report:
     """Compare a learner's gradients with the engine's for ``model`` on the batch (x, y).
@@ -253,7 +185,7 @@ def compare(my_grads, model: Module, x, y, loss: str, convention: str, reduction
     """``diagnose`` for gradients obtained as ``where`` says (an update step, a file's lines)."""
     _check_convention(convention)
     rows_of = table(bugs)
-    cost, weights, biases, X, Y = _setup(model, x, y, loss)
+    cost, weights, biases, X, Y = setup(model, x, y, loss)
     L, B = len(weights), X.shape[0]
     mine_w, mine_b = _as_lists(my_grads, model, L)
     if reduction not in ("mean", "sum"):
@@ -271,10 +203,10 @@ def compare(my_grads, model: Module, x, y, loss: str, convention: str, reduction
     if len(mine_w) != L or len(mine_b) != L:
         return Report(False, f"diagnose: {where.subject}: {len(mine_w)} weight and {len(mine_b)} bias "
                              f"gradients; the {what} has {L} layers.",
-                      [_finding(rows_of, "wrong_number_of_layers", [], None, ctx, where)])
+                      [make_finding(rows_of, "wrong_number_of_layers", [], None, ctx, where)])
     mine = mine_w + mine_b
     backward = [i for l in range(L - 1, -1, -1) for i in (l, L + l)]  # where backprop goes wrong first
-    first, worst = _first_difference([names[i] for i in backward], [mine[i] for i in backward],
+    first, worst = first_difference([names[i] for i in backward], [mine[i] for i in backward],
                                      [ref[i] for i in backward])
     if first is None:
         return Report(True, f"diagnose: {where.subject} match the engine's ({what}; max |difference| {worst:.1e}).",
@@ -287,18 +219,18 @@ def compare(my_grads, model: Module, x, y, loss: str, convention: str, reduction
     findings = []
     for name, a, e in zip(names, mine, ref):
         if name.startswith("dW") and _rank_one(a, e):
-            findings.append(_finding(rows_of, "elementwise_product", [name], (
+            findings.append(make_finding(rows_of, "elementwise_product", [name], (
                 f"{name} is an outer product of two vectors (rank 1), but with B={B} samples the true "
                 f"gradient sums B outer products, delta @ a.T (rank up to {min(B, *e.shape)}). "
                 f"The batch was collapsed before the product: elementwise * (broadcasting (n,1) * (1,m)), "
                 f"np.outer, or a sum/mean over the batch where the matrix product @ belongs."), ctx, where,
-                *_hints([name], L)))
+                *hints([name], L)))
     shape_bad = [(n, a, e) for n, a, e in zip(names, mine, ref)
                  if a.shape != e.shape and a.size != e.size]
     if shape_bad:
-        findings.append(_finding(rows_of, "wrong_shape", [n for n, _, _ in shape_bad], "\n".join(
+        findings.append(make_finding(rows_of, "wrong_shape", [n for n, _, _ in shape_bad], "\n".join(
             f"{n} has shape {_fmt(a.shape)}; the gradient of a parameter has the parameter's shape {_fmt(e.shape)}."
-            for n, a, e in shape_bad), ctx, where, *_hints([n for n, _, _ in shape_bad], L)))
+            for n, a, e in shape_bad), ctx, where, *hints([n for n, _, _ in shape_bad], L)))
     if not findings:
         summary += " No single known bug reproduces your numbers; compare the first differing entry " \
                    "with `tinygrad-mnist explain` to see the formula for that gradient."
@@ -308,13 +240,13 @@ def compare(my_grads, model: Module, x, y, loss: str, convention: str, reduction
 def _findings(best, names, ctx: Context, L: int, where: Where, rows_of: Dict[str, Bug]) -> List[Finding]:
     out = []
     if best.reverse:
-        out.append(_finding(rows_of, "wrong_layer_order", [], None, ctx, where))
+        out.append(make_finding(rows_of, "wrong_layer_order", [], None, ctx, where))
     bug, plant = best.planted.bug, best.planted.plant
     if bug is not None:
         text = message(bug, ctx) + (f"\n{plant.detail}" if plant.detail else "")
         output = plant.output_sprime is not None or plant.output_delta is not None
         layer = None if output == (plant.hidden_sprime is not None) else "output" if output else "hidden"
-        out.append(_finding(rows_of, bug.key, [plant.concerns.format(L=L)] if plant.concerns else [], text,
+        out.append(make_finding(rows_of, bug.key, [plant.concerns.format(L=L)] if plant.concerns else [], text,
                             ctx, where, layer))
     used: Dict[str, List[str]] = {}
     for l, combo in enumerate(best.slips_w):
@@ -324,38 +256,8 @@ def _findings(best, names, ctx: Context, L: int, where: Where, rows_of: Dict[str
         for b in combo:
             used.setdefault(b.key, []).append(names[L + l])
     for key, params in used.items():
-        out.append(_finding(rows_of, key, params, None, ctx, where, *_hints(params, L)))
+        out.append(make_finding(rows_of, key, params, None, ctx, where, *hints(params, L)))
     return sorted(out, key=lambda f: rows_of[f.cause].order if f.cause in rows_of else 0)
-
-
-def _hints(parameters: List[str], L: int) -> Tuple[Optional[str], Optional[str]]:
-    """(layer, kind) that the named gradients share: "output"/"hidden", "weights"/"biases"."""
-    layers = {int(p[2:]) for p in parameters if p[:2] in ("dW", "db") and p[2:].isdigit()}
-    layer = None
-    if layers:
-        layer = "output" if layers == {L} else "hidden" if L not in layers else None
-    kinds = {p[:2] for p in parameters}
-    kind = "weights" if kinds == {"dW"} else "biases" if kinds == {"db"} else None
-    return layer, kind
-
-
-def _finding(rows_of: Dict[str, Bug], key: str, parameters: List[str], text: Optional[str], ctx: Context,
-             where: Where, layer: Optional[str] = None, kind: Optional[str] = None) -> Finding:
-    """A Finding for row ``key``: its title, ``text`` (default: the row's message) and the
-    learner's line the row's patterns find in ``where``."""
-    bug = rows_of.get(key)
-    if text is None:
-        text = message(bug, ctx) if bug is not None else key.replace("_", " ")
-    return Finding(key, parameters, text, bug.title if bug is not None else key.replace("_", " "),
-                   _point(bug, where, ctx, layer, kind))
-
-
-def _point(bug: Optional[Bug], where: Where, ctx: Context, layer=None, kind=None) -> Optional[str]:
-    if where.source is None:
-        return None
-    patterns = () if bug is None else bug.step_lines if ctx.step and bug.step_lines else bug.lines
-    n = where.source.locate(patterns, where.regions, layer, kind)
-    return where.source.quote(n) if n else f"no line of {where.source.name} found for it"
 
 
 # ------------------------------------------------------------------ a learner's function
@@ -372,121 +274,6 @@ def load_backprop_function(path) -> Callable:
     if not callable(fn):
         raise ValueError(f"{os.fspath(path)}: defines no function backprop(weights, biases, x, y)")
     return fn
-
-
-_BROADCAST = re.compile(r"shapes \(([\d, ]*)\)\s*\(([\d, ]*)\)")
-
-
-def _shapes_in(text: str) -> Optional[Tuple[tuple, tuple]]:
-    m = _BROADCAST.search(text)
-    if not m:
-        return None
-    parse = lambda s: tuple(int(v) for v in s.replace(" ", "").split(",") if v)  # noqa: E731
-    return parse(m.group(1)), parse(m.group(2))
-
-
-def code_files(fn: Callable, where: Where) -> Set[str]:
-    """The files whose frames are the learner's code: ``fn``'s and their source's."""
-    files = set()
-    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-    if code is not None:
-        files.add(os.path.abspath(code.co_filename))
-    if where.source is not None:
-        files.add(os.path.abspath(where.source.path))
-    return files
-
-
-def _frames(e: BaseException, files: Set[str]):
-    return [f for f in traceback.extract_tb(e.__traceback__) if os.path.abspath(f.filename) in files]
-
-
-def _reach(e: BaseException, files: Set[str]) -> int:
-    """How far into the learner's code an exception got: its last line there (-1: not at all)."""
-    frames = _frames(e, files)
-    return frames[-1].lineno if frames else -1
-
-
-def exception_report(e: BaseException, files: Set[str], what: str, where: Where = Where(),
-                     name: str = "backprop", bugs: Sequence[Bug] = BUGS) -> Report:
-    """The report for an exception raised by the learner's code: its line, and ``*`` where ``@``
-    belongs when it is a broadcast error between the operands of a matrix product."""
-    rows_of = table(bugs)
-    ctx = Context(1)
-    frames = _frames(e, files)
-    at, line = "", None
-    if frames:
-        f = frames[-1]
-        at = f" at line {f.lineno}: {f.line}"
-        if where.source is not None and os.path.abspath(f.filename) == os.path.abspath(where.source.path):
-            line = where.source.quote(f.lineno)
-    summary = f"diagnose: your {name} raised {type(e).__name__}{at} ({what})."
-    text = str(e)
-    pair = _shapes_in(text) if isinstance(e, ValueError) else None
-    if pair and len(pair[0]) == 2 and len(pair[1]) == 2:
-        a, b = pair
-        if a[1] == b[0] or b[1] == a[0]:
-            left, right = (a, b) if a[1] == b[0] else (b, a)
-            finding = _finding(rows_of, "elementwise_product", [], (
-                f"{text}\nShapes {_fmt(left)} and {_fmt(right)} are the operands of a matrix product "
-                f"{_fmt(left)} @ {_fmt(right)} -> {_fmt((left[0], right[1]))}; elementwise * needs equal shapes "
-                f"(or 1s). Use @ (np.dot) here. With one sample (B=1) * happens to give the outer "
-                f"product, which is why this only fails on a batch."), ctx, Where())
-        else:
-            finding = _finding(rows_of, "wrong_shape", [], (
-                f"{text}\nTwo arrays whose shapes do not fit: check each term's shape against "
-                f"`tinygrad-mnist explain --columns` (column form) or `explain` (row form)."), ctx, Where())
-    else:
-        finding = _finding(rows_of, "exception", [], f"{type(e).__name__}: {text}", ctx, Where())
-    finding.line = line
-    return Report(False, summary, [finding])
-
-
-def two_lists(result, what: str, name: str = "backprop", bugs: Sequence[Bug] = BUGS):
-    """(list, list) from what the learner's code returned, or a Report saying what is wrong."""
-    rows_of = table(bugs)
-    ctx = Context(1)
-
-    def bad(summary):
-        return None, Report(False, summary, [_finding(rows_of, "wrong_return_value", [], None, ctx, Where())])
-    if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        return bad(f"diagnose: {name} must return (nabla_w, nabla_b), got {type(result).__name__} ({what}).")
-    try:
-        grads = (list(result[0]), list(result[1]))
-    except TypeError:
-        return bad(f"diagnose: {name} must return two lists, got {type(result[0]).__name__} and "
-                   f"{type(result[1]).__name__} ({what}).")
-    empty = [f"{kind}[{i}]" for kind, gs in zip(("nabla_w", "nabla_b"), grads) for i, g in enumerate(gs) if g is None]
-    if empty:
-        return bad(f"diagnose: {name} left {', '.join(empty)} as None ({what}).")
-    return grads, None
-
-
-def swapped(grads, weights: List[np.ndarray], B: int) -> bool:
-    """True when the two lists are (biases, weights): recognised from sizes alone (a weight
-    gradient has its matrix's size, a bias gradient n_out or n_out x B numbers)."""
-    w_sizes = {W.size for W in weights}
-    b_sizes = {n for W in weights for n in (W.shape[0], W.shape[0] * B)}
-    first, second = grads
-
-    def all_in(gs, sizes):
-        return len(gs) > 0 and all(np.size(g) in sizes for g in gs)
-    return all_in(first, b_sizes) and all_in(second, w_sizes) and not (all_in(first, w_sizes)
-                                                                       and all_in(second, b_sizes))
-
-
-def sum_lists(results) -> Optional[Tuple[list, list]]:
-    """The entrywise sum of several (nabla_w, nabla_b), or None when their shapes differ."""
-    try:
-        arrays = [([np.asarray(g, dtype=np.float64) for g in w], [np.asarray(g, dtype=np.float64) for g in b])
-                  for w, b in results]
-    except (TypeError, ValueError):
-        return None
-    first_w, first_b = arrays[0]
-    for w, b in arrays[1:]:
-        if [g.shape for g in w] != [g.shape for g in first_w] or [g.shape for g in b] != [g.shape for g in first_b]:
-            return None
-    return ([sum(w[l] for w, _ in arrays) for l in range(len(first_w))],
-            [sum(b[l] for _, b in arrays) for l in range(len(first_b))])
 
 
 def diagnose_function(fn: Callable, model: Module, x, y, loss: str = "quadratic",
@@ -518,7 +305,7 @@ def diagnose_function(fn: Callable, model: Module, x, y, loss: str = "quadratic"
 def run_backprop(fn: Callable, model: Module, x, y, loss: str, convention: Optional[str], reduction: str,
                  per_sample: Optional[bool], bugs: Sequence[Bug], where: Where) -> Report:
     """``diagnose_function`` once the learner's source is known (``where``)."""
-    _, weights, _, X, Y = _setup(model, x, y, loss)
+    _, weights, _, X, Y = setup(model, x, y, loss)
     B = len(X)
     files = code_files(fn, where)
     tried = [convention] if convention else list(CONVENTIONS)
@@ -542,7 +329,7 @@ def run_backprop(fn: Callable, model: Module, x, y, loss: str, convention: Optio
             break
     conv = next((c for c, (_, e) in outcomes.items() if e is None), None)
     if conv is None:  # it raised in every convention: show where it got furthest
-        conv = max(tried, key=lambda c: (_reach(outcomes[c][1], files), -tried.index(c)))
+        conv = max(tried, key=lambda c: (reach(outcomes[c][1], files), -tried.index(c)))
         report = exception_report(outcomes[conv][1], files, what(conv, 1 if per_sample else B), where, bugs=bugs)
         if len(tried) > 1:
             report.notes.append(f"it raised in the columns and in the rows convention; shown: {conv}, "
@@ -589,12 +376,12 @@ def run_backprop(fn: Callable, model: Module, x, y, loss: str, convention: Optio
         elif per_sample:
             return Report(False, f"diagnose: backprop returned gradients of different shapes for different "
                                  f"samples ({what(conv, 1)}).",
-                          [_finding(table(bugs), "wrong_return_value", [], None, Context(1), Where())], notes=notes)
+                          [make_finding(table(bugs), "wrong_return_value", [], None, Context(1), Where())], notes=notes)
     try:
         report = compare(grads, model, X, Y, loss, conv, reduction, bugs=bugs, where=where)
     except TypeError as e:  # non-numeric entries
         report = Report(False, f"diagnose: {e} ({what(conv)}).",
-                        [_finding(table(bugs), "wrong_return_value", [], None, Context(B), Where())])
+                        [make_finding(table(bugs), "wrong_return_value", [], None, Context(B), Where())])
     report.notes = notes + report.notes
     return report
 

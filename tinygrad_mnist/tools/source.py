@@ -34,6 +34,7 @@ class Source:
     lines: List[str]
     code: Set[int]
     raw: List[str] = field(repr=False, default_factory=list)
+    tree: ast.Module = field(repr=False, default_factory=lambda: ast.Module(body=[], type_ignores=[]))
 
     @classmethod
     def read(cls, path: str, text: Optional[str] = None) -> Optional["Source"]:
@@ -43,7 +44,9 @@ class Source:
         if not text:
             return None
         try:
-            tree = ast.parse(text)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # invalid escapes in docstrings (the book's "\partial")
+                tree = ast.parse(text)
         except (SyntaxError, ValueError):
             return None
         raw = text.splitlines()
@@ -56,7 +59,7 @@ class Source:
                 strings.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))  # docstrings
         lines = _without_comments(text, raw)
         code = {n for n in code - strings if n <= len(lines) and lines[n - 1].strip()}
-        return cls(os.path.basename(path), path, lines, code, raw)
+        return cls(os.path.basename(path), path, lines, code, raw, tree)
 
     @classmethod
     def of(cls, *objs) -> Tuple[Optional["Source"], List[Region]]:
@@ -72,10 +75,8 @@ class Source:
             if id(obj) in seen:
                 continue
             seen.add(id(obj))
-            try:
-                path = os.path.abspath(inspect.getsourcefile(obj) or "")
-                lines, first = inspect.getsourcelines(obj)
-            except (OSError, TypeError):
+            path = _file_of(obj)
+            if path is None:
                 continue
             if source is None:
                 source = cls.read(path)
@@ -83,7 +84,10 @@ class Source:
                     return None, []
             if path != os.path.abspath(source.path):
                 continue   # code of another file (a library): not the learner's to point at
-            regions.append((max(first, 1), max(first, 1) + len(lines) - 1))
+            region = source.region_of(obj.__name__, near=getattr(getattr(obj, "__code__", None),
+                                                                  "co_firstlineno", None))
+            if region is not None:
+                regions.append(region)
             todo.extend(_named(obj))
         return source, regions
 
@@ -94,9 +98,9 @@ class Source:
     def locate(self, patterns: Sequence[str], regions: Iterable[Region], layer: Optional[str] = None,
                kind: Optional[str] = None) -> Optional[int]:
         """The line most likely to hold a bug: the first of ``regions`` (the checked code, then
-        the code it calls) with a code line matching one of ``patterns``; within it the earliest
-        pattern, then a line that fits ``layer`` ("output"/"hidden") and ``kind``
-        ("weights"/"biases"), then the first. None when no line matches: no guessing elsewhere."""
+        the code it calls) with a code line matching one of ``patterns``; within it a line that
+        fits ``layer`` ("output"/"hidden") and ``kind`` ("weights"/"biases"), then the earliest
+        pattern, then the first line. None when no line matches: no guessing elsewhere."""
         if not patterns:
             return None
         compiled = [re.compile(p) for p in patterns]
@@ -109,25 +113,37 @@ class Source:
                 hit = next((i for i, p in enumerate(compiled) if p.search(text)), None)
                 if hit is None:
                     continue
-                score = (hit, _misfit(text, layer, kind), n)
+                score = (_misfit(text, layer, kind), hit, n)
                 if best is None or score < best:
                     best = score
             if best is not None:
                 return best[2]
         return None
 
-    def region_of(self, name: str, inside: Optional[Region] = None) -> Optional[Region]:
-        """The lines of the function or class called ``name`` (the first inside ``inside``)."""
-        try:
-            tree = ast.parse("\n".join(self.raw))
-        except SyntaxError:
-            return None
-        for node in ast.walk(tree):
+    def region_of(self, name: str, inside: Optional[Region] = None, near: Optional[int] = None) -> Optional[Region]:
+        """The lines of the function or class called ``name``: the first inside ``inside``, or
+        the one whose definition starts at line ``near`` (a function's ``co_firstlineno``,
+        which counts its decorators)."""
+        for node in ast.walk(self.tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-                region = (node.lineno, node.end_lineno or node.lineno)
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                region = (start, node.end_lineno or node.lineno)
+                if near is not None and start != near:
+                    continue
                 if inside is None or inside[0] <= region[0] <= inside[1]:
                     return region
         return None
+
+
+def _file_of(obj) -> Optional[str]:
+    """The file a function or class was defined in (a class: by its methods' code, which also
+    works for classes of a learner's file loaded by ``load_definitions``)."""
+    if inspect.isclass(obj):
+        codes = [getattr(getattr(v, "__func__", v), "__code__", None) for v in vars(obj).values()]
+        codes = [c for c in codes if c is not None]
+        return os.path.abspath(codes[0].co_filename) if codes else None
+    code = getattr(obj, "__code__", None)
+    return os.path.abspath(code.co_filename) if code is not None else None
 
 
 def _named(obj) -> List[object]:
@@ -206,7 +222,6 @@ def check_learner_file(path, what: str = "a .py file defining backprop()") -> st
 
 
 _FUTURE = {name: getattr(__future__, name).compiler_flag for name in __future__.all_feature_names}
-_counter = [0]
 
 
 def load_definitions(path) -> LearnerModule:
@@ -237,9 +252,9 @@ def load_definitions(path) -> LearnerModule:
             tree = ast.parse(text, filename=path)
         except SyntaxError as e:
             raise ValueError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-    _counter[0] += 1
-    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
-    name = f"_learner_{stem}_{_counter[0]}"
+    # in sys.modules only while loading (dataclasses look classes' modules up), so one name
+    # per file is enough
+    name = "_learner_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
     module = types.ModuleType(name)
     module.__file__ = os.path.abspath(path)
     namespace = module.__dict__
@@ -324,8 +339,7 @@ def _is_constant(value: ast.expr) -> bool:
 
 def _bound_names(node: ast.stmt) -> List[str]:
     """Names a skipped top-level statement would have bound (for 'this name was never set')."""
-    names = []
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-            names.append(sub.id)
-    return names
+    local = {n.id for c in ast.walk(node) if isinstance(c, ast.comprehension)
+             for n in ast.walk(c.target) if isinstance(n, ast.Name)}   # a comprehension's own variables
+    return [sub.id for sub in ast.walk(node)
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store) and sub.id not in local]
