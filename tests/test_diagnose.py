@@ -4,6 +4,9 @@ be named; a correct backprop must pass; an unknown bug must give the first diffe
 Sizes 7-5-3 with B=4: no square weight, no layer as wide as the batch, so transposes, unsummed
 biases and 1/B show up. Every learner function below is deliberately small and self-contained.
 """
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -480,3 +483,11 @@ def test_the_table_refuses_two_rows_with_one_key(problem):
     with pytest.raises(ValueError, match="two rows with the key 'transposed'"):
         diagnose(([], []), quadratic_model(), x, y, bugs=BUGS + (BUGS[0].__class__("transposed", "t", "m", 1),))
     assert CAUSES == {bug.key: bug.title for bug in BUGS} and len(CAUSES) == len(BUGS)
+
+
+def test_the_docs_list_every_cause_the_table_holds():
+    """docs/debug_your_backprop.md's table of causes and the code's table: the same keys."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "debug_your_backprop.md").read_text()
+    section = text.split("## 7. What it can name", 1)[1].split("\n## ", 1)[0]
+    keys = re.findall(r"^\| `(\w+)` \|", section, re.M)
+    assert len(keys) == len(set(keys)) and sorted(keys) == sorted(bug.key for bug in BUGS)

@@ -326,3 +326,16 @@ def test_parameters_are_found_by_name_and_shape():
         find_parameters([np.ones((3, 4))], [4, 3, 2])
     with pytest.raises(ValueError, match="both orientations"):
         find_parameters([np.ones((3, 4)), np.ones(3), np.ones((3, 2)), np.ones(2)], [4, 3, 2])
+
+
+def test_a_class_that_cannot_be_built_from_the_sizes_is_reported(tmp_path, digits, model):
+    path = write(tmp_path, "network.py", BOOK, ("    def __init__(self, sizes):\n", "    def __init__(self):\n"))
+    report = diagnose_file(path, model, *digits)
+    assert report.causes == ["exception"] and "Network([784, 30, 10]) raised TypeError" in report.summary
+
+
+def test_python_2_code_is_refused_with_a_hint(tmp_path):
+    path = write(tmp_path, "network.py", BOOK, ('                print("Epoch {} complete".format(j))\n',
+                                                '                print "Epoch {0} complete".format(j)\n'))
+    with pytest.raises(ValueError, match=r"network.py:\d+: syntax error: .*Python 2 code\? .*Python 3 port"):
+        load_definitions(path)

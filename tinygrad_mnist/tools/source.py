@@ -251,7 +251,9 @@ def load_definitions(path) -> LearnerModule:
         try:
             tree = ast.parse(text, filename=path)
         except SyntaxError as e:
-            raise ValueError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+            py2 = " (Python 2 code? The book's original network.py is Python 2: use its Python 3 port)" \
+                if "Missing parentheses in call to 'print'" in str(e.msg) else ""
+            raise ValueError(f"{path}:{e.lineno}: syntax error: {e.msg}{py2}") from None
     # in sys.modules only while loading (dataclasses look classes' modules up), so one name
     # per file is enough
     name = "_learner_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
