@@ -1,10 +1,7 @@
-"""The bugs ``diagnose`` can name, as ONE table (``BUGS``), and the search for the cheapest
-explanation of a learner's gradients. A row (``Bug``) holds everything about one bug: its key,
-title, message, place in the report, how it is reproduced (``plants``: the textbook backward
-pass with the bug in it; ``slip``: what it does to one returned gradient) and the regular
-expressions that find it in the learner's code. Rows with neither plants nor slip are found by
-dedicated checks in ``diagnose.py`` (shapes, exceptions, return values, reversed lists).
-NumPy and ``manual`` only. Leaves out: running the learner's code and the report.
+"""The bugs ``diagnose`` can name as ONE table, ``BUGS``: a row (``Bug``) is a bug's key, title,
+message, order in the report, how it is reproduced (``plants``, ``slip``) and what its line
+looks like; adding a bug is adding a row. Also the search for the cheapest explanation of a
+learner's gradients. NumPy and ``manual`` only. Leaves out: running the learner's code, the report.
 """
 from __future__ import annotations
 
@@ -132,6 +129,8 @@ def _one(z, a):             # the factor left out
     return 1.0
 
 
+# Rows with neither plants nor slip (wrong_layer_order, elementwise_product, wrong_shape, ...)
+# are found by dedicated checks in diagnose.py and report.py; the table gives their words.
 Q, CE = ("quadratic",), ("cross_entropy",)
 OUTPUT = "(found in the output layer's delta^L)"
 HIDDEN = "(found in the hidden layers' deltas (BP2))"

@@ -247,7 +247,7 @@ def _findings(best, names, ctx: Context, L: int, where: Where, rows_of: Dict[str
         output = plant.output_sprime is not None or plant.output_delta is not None
         layer = None if output == (plant.hidden_sprime is not None) else "output" if output else "hidden"
         out.append(make_finding(rows_of, bug.key, [plant.concerns.format(L=L)] if plant.concerns else [], text,
-                            ctx, where, layer))
+                                ctx, where, layer))
     used: Dict[str, List[str]] = {}
     for l, combo in enumerate(best.slips_w):
         for b in combo:

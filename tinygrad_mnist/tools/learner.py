@@ -1,10 +1,8 @@
-"""Diagnose the learner's code as they wrote it: a whole file (``diagnose_file``), a
-Nielsen-style network whose ``backprop(x, y)`` takes one sample and whose
-``update_mini_batch(mini_batch, eta)`` takes a step (``diagnose_network``), and code that
-returns no gradient but updates its weights in place (``diagnose_step``: the change of the
-weights in one step, read as the gradient it followed). The learner's weights and biases are
-found in their objects by name and shape (``parameters.py``). Leaves out: the comparison
-(``diagnose.py``), reading files and quoting their lines (``source.py``).
+"""Diagnose the learner's code as written: a whole file (``diagnose_file``), a Nielsen-style
+network object (``diagnose_network``: per-sample ``backprop``, ``update_mini_batch`` as a step)
+and code that updates its weights in place (``diagnose_step``: the move read as a gradient).
+Leaves out: the comparison (``diagnose.py``), files and lines (``source.py``), finding the
+weights in objects (``parameters.py``).
 """
 from __future__ import annotations
 
@@ -20,7 +18,8 @@ from ..nn import Module
 from .bugs import BUGS, Bug, Context, SlipContext, cheapest_slips, slip_combinations, table
 from .diagnose import compare, first_difference, run_backprop, setup
 from .parameters import Parameters, Slot, find_parameters
-from .report import Report, Where, code_files, exception_report, make_finding, sum_lists, swapped, two_lists
+from .report import (Report, Where, code_files, exception_report, hints, make_finding, sum_lists, swapped,
+                     two_lists)
 from .source import LearnerModule, Region, Source, load_definitions
 
 # The learning rate of a checked step: never an integer B, 1/B or 1, so a missing
@@ -226,9 +225,7 @@ def _check_update(net, P: Parameters, summed, weights, biases, samples, eta: flo
             for b in combo or ():
                 used.setdefault(b.key, []).append(names[offset + l])
     rule = "W - eta/len(mini_batch) * (the sum of your backprop's gradients)"
-    findings = [make_finding(rows_of, key, params, None, ctx, where, None,
-                         "weights" if all(p.startswith("dW") for p in params) else
-                         "biases" if all(p.startswith("db") for p in params) else None)
+    findings = [make_finding(rows_of, key, params, None, ctx, where, None, hints(params, L)[1])
                 for key, params in sorted(used.items(), key=lambda kv: rows_of[kv[0]].order)]
     if not findings and not unexplained:
         return Report(True, f"update_mini_batch: the step matches {rule} (eta={eta:g}, B={B}).")
@@ -307,6 +304,8 @@ def diagnose_file(path, model: Module, x, y, *, loss: str = "quadratic", convent
         _, regions = Source.of(fn)
         report = run_backprop(fn, model, x, y, loss, convention, reduction, None, bugs,
                               Where(source, tuple(regions)))
+        report.notes.insert(0, f"checked function backprop(weights, biases, x, y) of "
+                               f"{source.name if source else path}, with the engine's weights")
     report.warnings = list(module.warnings) + report.warnings
     _explain_name_errors(report, module)
     return report

@@ -100,7 +100,7 @@ def hints(parameters: List[str], L: int) -> Tuple[Optional[str], Optional[str]]:
 
 
 def make_finding(rows_of: Dict[str, Bug], key: str, parameters: List[str], text: Optional[str], ctx: Context,
-             where: Where, layer: Optional[str] = None, kind: Optional[str] = None) -> Finding:
+                 where: Where, layer: Optional[str] = None, kind: Optional[str] = None) -> Finding:
     """A Finding for row ``key``: its title, ``text`` (default: the row's message) and the
     learner's line the row's patterns find in ``where``."""
     bug = rows_of.get(key)
