@@ -133,6 +133,7 @@ def mse(a, target):
     return loss, (lambda g: diff * (2.0 * g / n), None if _is_labels(target) else (lambda g: diff * (-2.0 * g / n)))
 mse.formulas = ("{g.scale}2 ({a.name} - y) {a.shape} / N", "{g.scale}-2 ({a.name} - y) {a.shape} / N")
 mse.role = "loss"
+mse.reference_cost = "mse"  # manual.backprop's cost= for it
 
 
 def binary_cross_entropy(p, target):
