@@ -13,6 +13,10 @@ from ..files import is_special
 
 PROG = "tinygrad-mnist"
 DEFAULT_SIZES = (784, 30, 10)  # Nielsen's network, every command's default
+# The losses (names from losses.LOSSES) that an MLP's output layer is built for: raw logits for
+# cross-entropy, sigmoid outputs for the textbook's quadratic cost.
+MLP_LOSSES = ("cross-entropy", "quadratic")
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")  # names from nn.ACTIVATIONS a hidden layer may use
 
 # Networks bigger than this are refused before anything is allocated (784-30-10 has 23,860
 # parameters, 784-128-128-10 has 118,282); it only stops typos like --sizes 784 3000000 10.

@@ -20,10 +20,10 @@ from ..tensor import Tensor
 from ..tools.explain import explain
 from ..tools.graphviz import render, to_dot, to_text
 from ..tools.learner import diagnose_file
-from .args import DEFAULT_SIZES, UsageError, check_output, check_sizes, non_negative_int, positive_int
-LOSS_CHOICES = ("quadratic", "cross-entropy")
-EXPLAIN_LOSSES = LOSS_CHOICES + ("mse",)
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
+from .args import (DEFAULT_SIZES, HIDDEN_ACTIVATIONS, MLP_LOSSES, UsageError, check_output, check_sizes,
+                   non_negative_int, positive_int)
+
+EXPLAIN_LOSSES = MLP_LOSSES + ("mse",)
 # graph runs on random numbers, so no data set bounds its --batch: the picture is the same for
 # any batch (only B in the shapes changes), so a larger one would only spend memory
 MAX_GRAPH_BATCH = 100_000
@@ -33,7 +33,7 @@ MAX_ACTIVATIONS = 100_000_000
 
 
 def _add_network_options(p: argparse.ArgumentParser, batch: int, loss: str = "quadratic",
-                         losses=LOSS_CHOICES) -> None:
+                         losses=MLP_LOSSES) -> None:
     p.add_argument("--sizes", metavar="N", type=positive_int, nargs="+", default=list(DEFAULT_SIZES),
                    help="layer sizes, input first (default: 784 30 10)")
     p.add_argument("--batch", metavar="B", type=positive_int, default=batch,
@@ -56,7 +56,7 @@ def add_commands(subparsers) -> None:
                     "the backward pass op by op: each VJP as a formula with the actual shapes, every "
                     "sum that undoes broadcasting written out.")
     _add_network_options(e, batch=10, losses=EXPLAIN_LOSSES)
-    e.add_argument("--activation", choices=ACTIVATIONS, type=str, default="sigmoid",
+    e.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, type=str, default="sigmoid",
                    help="the hidden layers' activation (default: sigmoid)")
     e.add_argument("--init", choices=INITS, type=str, default="scaled_normal",
                    help="initial weights: normal N(0,1) (Nielsen's network.py), scaled_normal N(0,1/n_in) "

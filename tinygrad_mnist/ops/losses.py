@@ -121,7 +121,6 @@ quadratic_cost.role = "loss"
 quadratic_cost.reference_cost = "quadratic"
 
 
-quadratic_cost.reference_cost = "quadratic"  # manual.backprop's cost= for it
 def mse(a, target):
     """Mean over ALL elements of (a - y)^2 (PyTorch's MSELoss). dL/da = 2 (a - y) / N.
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import manual, ops
 from ..errors import fmt_shape as _fmt
+from ..losses import reference_cost
 from ..nn import Module
 from ..tensor import Tensor
 from .bugs import BUGS, RTOL, Bug, Context, best_explanation, close, message, table
@@ -29,14 +30,14 @@ from .source import Source, load_definitions
 __all__ = ["diagnose", "diagnose_function", "backprop_inputs", "load_backprop_function", "compare", "Report",
            "Finding", "CAUSES"]
 
-LOSSES = {"quadratic": "quadratic", "cross-entropy": "cross_entropy", "cross_entropy": "cross_entropy"}
+DIAGNOSED_COSTS = ("quadratic", "cross_entropy")  # the costs the bug table plants its bugs in
 CONVENTIONS = ("columns", "rows")
 
 
 # ------------------------------------------------------------------ inputs and outputs
 def setup(model: Module, x, y, loss: str):
-    cost = LOSSES.get(loss)
-    if cost is None:
+    cost = reference_cost(loss) if isinstance(loss, str) else None
+    if cost not in DIAGNOSED_COSTS:
         raise ValueError(f"loss must be 'quadratic' or 'cross-entropy', got {loss!r}")
     linears = mlp_linears(model, cost)
     weights = [layer.weight.data.astype(np.float64) for layer in linears]

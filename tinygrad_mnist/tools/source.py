@@ -20,6 +20,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from ..files import refuse_special
+
 Region = Tuple[int, int]   # first and last line, 1-based, inclusive
 
 
@@ -214,8 +216,7 @@ def check_learner_file(path, what: str = "a .py file defining backprop()") -> st
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"is a directory; expected {what}", path)
-    if os.path.exists(path) and not os.path.isfile(path):
-        raise ValueError(f"{path}: not a regular file (a pipe or a device?); expected {what}")
+    refuse_special(path, what)
     if not os.path.isfile(path):
         raise FileNotFoundError(errno.ENOENT, "No such file", path)
     return path
