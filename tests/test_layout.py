@@ -144,3 +144,15 @@ def test_two_layers_of_one_name_from_different_modules_are_refused():
     with pytest.raises(TypeError, match="already registered"):
         type("Linear", (Module,), {"__module__": "somewhere_else"})
     assert LAYERS["Linear"] is Linear
+
+
+def test_exported_names_stay_functions_after_every_submodule_is_imported():
+    """A package attribute named like a submodule is replaced by that submodule when it is
+    imported (``import tinygrad_mnist.gradcheck``): no export may be shadowed that way."""
+    code = ("import importlib, pkgutil, types, tinygrad_mnist\n"
+            "for m in pkgutil.walk_packages(tinygrad_mnist.__path__, 'tinygrad_mnist.'):\n"
+            "    if not m.name.endswith('__main__'):\n"
+            "        importlib.import_module(m.name)\n"
+            "print([n for n in tinygrad_mnist.__all__ if isinstance(getattr(tinygrad_mnist, n), types.ModuleType)])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .errors import AnomalyError, ShapeError, fmt_shape
-from .ops import unbroadcast
+from .ops import summed_axes, unbroadcast
 
 
 class _Modes:
@@ -107,15 +107,20 @@ class Node:
     op's positional inputs, a Tensor or None (a constant) each; ``vjps``: one per input (None
     where no gradient flows); ``depth``: 1 + the deepest input (leaves are 0), which orders the
     walk; ``site``: where user code called the op (under ``detect_anomaly``); ``retain``: keep
-    ``.grad`` on this intermediate (``retain_grad``). After a backward without
-    ``retain_graph``, ``inputs`` and ``vjps`` are None (``freed``). Tools read, never write.
+    ``.grad`` on this intermediate (``retain_grad``); ``versions``: for each parameter input,
+    (index, its write counter, the count when the op used it), so backward can refuse a
+    gradient computed from values changed in place since (None: no parameter input). After a
+    backward without ``retain_graph``, ``inputs`` and ``vjps`` are None (``freed``). Tools
+    read, never write.
     """
 
-    __slots__ = ("op", "inputs", "vjps", "depth", "site", "retain")
+    __slots__ = ("op", "inputs", "vjps", "depth", "site", "retain", "versions")
 
-    def __init__(self, op: Callable, inputs: tuple, vjps: tuple, depth: int, site: Optional[str]):
+    def __init__(self, op: Callable, inputs: tuple, vjps: tuple, depth: int, site: Optional[str],
+                 versions: Optional[list] = None):
         self.op, self.inputs, self.vjps, self.depth, self.site = op, inputs, vjps, depth, site
         self.retain = False
+        self.versions = versions
 
     @property
     def name(self) -> str:
@@ -148,9 +153,18 @@ class Visit:
     grad: np.ndarray
     edges: List[Edge]
 
-    @property
-    def node(self):  # the tensor, under the name the tools have always used
-        return self.tensor
+
+def _check_versions(node: Node) -> None:
+    """Refuse to backprop through an op whose saved parameter was changed in place since."""
+    for i, counter, count in node.versions:
+        if counter.count != count:
+            p = node.inputs[i]
+            what = f"'{p.name}' " if getattr(p, "name", None) else ""
+            raise RuntimeError(
+                f"backward: input {i} of '{node.name}', the parameter {what}{fmt_shape(p.data.shape)}, was "
+                f"modified in place after '{node.name}' used it (its data was written {counter.count - count} "
+                f"time(s) since), so the gradient would be wrong; change parameters only after backward "
+                f"(optimizer.step()), or run the forward pass again")
 
 
 def _fit(r: np.ndarray, parent, node: Node, index: int) -> np.ndarray:
@@ -160,13 +174,6 @@ def _fit(r: np.ndarray, parent, node: Node, index: int) -> np.ndarray:
     except ShapeError:
         raise ShapeError(f"{node.name}: its VJP for input {index} returned a gradient of shape "
                          f"{fmt_shape(r.shape)}, but that input has shape {fmt_shape(parent.data.shape)}") from None
-
-
-def _summed_axes(raw_shape: tuple, shape: tuple) -> tuple:
-    """The axes ``unbroadcast`` summed to take a gradient of ``raw_shape`` to ``shape``."""
-    extra = len(raw_shape) - len(shape)
-    return tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape)
-                                       if n == 1 and raw_shape[extra + i] != 1)
 
 
 def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Visit]] = None) -> Dict[object, np.ndarray]:
@@ -195,6 +202,8 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
         if node.vjps is None:
             raise RuntimeError(f"backward: the graph through '{node.name}' was freed by an earlier "
                                f"backward(); pass retain_graph=True to that call to backprop twice")
+        if node.versions is not None:
+            _check_versions(node)
         visited.append(node)
         g = grads.pop(t)
         if node.retain:
@@ -219,7 +228,7 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
             if r.dtype != pdata.dtype:
                 r = r.astype(pdata.dtype)
             if edges is not None:
-                edges.append(Edge(i, parent, raw, r, _summed_axes(raw, pdata.shape) if raw != pdata.shape else ()))
+                edges.append(Edge(i, parent, raw, r, summed_axes(raw, pdata.shape) if raw != pdata.shape else ()))
             if parent.node is None:  # a leaf: the chain rule ends here
                 prev = done.get(parent)
                 if prev is not None:

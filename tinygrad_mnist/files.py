@@ -1,6 +1,6 @@
 """Files, safely: ``atomic_file`` (temp file, fsync, rename), used by every save and download;
-``refuse_special``, which every reader calls so that a pipe or a device is refused rather than
-opened (reading one blocks forever); and ``sweep_stale``, which removes the temporary files a
+``is_special`` / ``refuse_special``, which every reader calls so that a pipe or a device is
+refused rather than opened (reading one blocks forever); and ``sweep_stale``, which removes the temporary files a
 killed process left behind. Standard library only, so both the data layer and the engine side
 use it without the data layer importing the engine. Leaves out: what goes into the files.
 """
@@ -23,16 +23,21 @@ PathLike = Union[str, os.PathLike]
 _TAG_CHARS = 40
 
 
-def refuse_special(path: PathLike, expected: str, error: type = ValueError) -> None:
-    """Raise ``error`` naming ``path`` when it exists and is neither a regular file nor a
-    directory (a pipe, a device, a socket), before anything opens it: opening a pipe for reading
-    blocks until a writer comes. ``expected`` says what should be there ("a .npz model file").
-    A missing path passes (the caller's open() reports it); so does a directory (open() says so)."""
+def is_special(path: PathLike) -> bool:
+    """True when ``path`` exists and is neither a regular file nor a directory (a pipe, a
+    device, a socket): reading one may block forever, and renaming over one replaces it."""
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
-        return
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def refuse_special(path: PathLike, expected: str, error: type = ValueError) -> None:
+    """Raise ``error`` naming ``path`` when ``is_special(path)``, before anything opens it.
+    ``expected`` says what should be there ("a .npz model file"). A missing path passes (the
+    caller's open() reports it); so does a directory (open() says so)."""
+    if is_special(path):
         raise error(f"{os.fspath(path)}: not a regular file (a pipe or a device?); expected {expected}")
 
 
@@ -60,7 +65,7 @@ def atomic_file(path: PathLike, mode: str = "wb", suffix: str = "",
     first (``sweep_stale``).
     """
     path = os.fspath(path)
-    if os.path.lexists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+    if is_special(path):
         raise FileExistsError(errno.EEXIST, "exists and is not a regular file; refusing to replace it", path)
     prefix = temp_prefix(path) if prefix is None else prefix
     folder = os.path.dirname(os.path.abspath(path))

@@ -8,7 +8,7 @@ from typing import Iterable, List
 
 import numpy as np
 
-from .tensor import Tensor
+from .tensor import Tensor, updatable
 
 
 class Optimizer:
@@ -57,7 +57,8 @@ class SGD(Optimizer):
         if not self.momentum and not self.weight_decay:  # plain SGD: the benchmarked hot path
             for p in self.params:
                 if p.grad is not None:
-                    p.data -= lr * p.grad
+                    d = updatable(p)
+                    d -= lr * p.grad
             return
         for i, p in enumerate(self.params):
             g = p.grad
@@ -74,7 +75,8 @@ class SGD(Optimizer):
                     v += g
                 g = v
             # in place, so the model and the optimizer keep sharing the same arrays
-            p.data -= lr * g
+            d = updatable(p)
+            d -= lr * g
 
 
 class Adam(Optimizer):
@@ -92,8 +94,8 @@ class Adam(Optimizer):
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
         self.b1, self.b2, self.eps, self.weight_decay = float(b1), float(b2), float(eps), float(weight_decay)
-        self._m = [np.zeros_like(p.data) for p in self.params]
-        self._v = [np.zeros_like(p.data) for p in self.params]
+        self._m = [np.zeros(p.shape, p.dtype) for p in self.params]
+        self._v = [np.zeros(p.shape, p.dtype) for p in self.params]
         self.t = 0
 
     def step(self) -> None:
@@ -110,4 +112,5 @@ class Adam(Optimizer):
             m += (1.0 - self.b1) * g
             v *= self.b2
             v += (1.0 - self.b2) * g * g
-            p.data -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+            d = updatable(p)
+            d -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)

@@ -136,8 +136,9 @@ def load(path: Union[str, os.PathLike]) -> Module:
     than it holds, an architecture of more than ``limits.MAX_ARCHITECTURE_CHARS``, absurd
     nesting, more numbers than the file holds or more than ``limits.MAX_PARAMETERS`` (the
     limit ``train`` has too), missing, extra or mis-shaped arrays. The model is then built
-    with zero weights (``nn`` builds them without touching memory) and each array is read,
-    checked (floats, finite) and put in place, one at a time. Arrays are read with
+    with zero weights (no random numbers drawn), which are dropped before the file's arrays
+    are read, checked (floats, finite) and put in place one at a time: the model is never
+    held twice. Arrays are read with
     ``allow_pickle=False``. Problems raise ModelFileError naming the file; a missing path
     FileNotFoundError, a directory IsADirectoryError.
     """
@@ -198,6 +199,8 @@ def load(path: Union[str, os.PathLike]) -> Module:
                                      f"needs {param.shape}")
             if headers[name][1].kind != "f":
                 raise ModelFileError(f"{path}: array {name!r} has dtype {headers[name][1]}, expected floats")
+        for param in expected.values():  # the built weights go before any is read, so the model
+            param.data = np.empty(0, param.data.dtype)  # is never held twice (a Tensor copies its array)
         for name, param in expected.items():
             try:
                 arr = archive[name]

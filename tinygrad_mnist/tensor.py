@@ -29,6 +29,71 @@ for _t in (np.float32, np.float64):
     _ONE[np.dtype(_t)].flags.writeable = False
 
 
+class _Version:
+    """How many in-place writes an array (and every view of it) has had."""
+    __slots__ = ("count",)
+
+    def __init__(self):
+        self.count = 0
+
+
+class TrackedArray(np.ndarray):
+    """The ndarray behind a parameter (a leaf tensor that requires grad) once an op has used
+    it: counts in-place writes (``w.data -= ...``, ``w.data[0] = ...``, ``out=``, ``fill``)
+    in ``_version``, shared with its views, so backward can tell when an op's saved input was
+    changed after the op used it. Computations on it give plain ndarrays; ops are handed the
+    plain array (``_plain``), so the hot path pays nothing.
+    """
+
+    def __array_finalize__(self, obj):
+        # a view shares the counter (writing through it changes the same memory); a copy owns
+        # its memory (base None) and counts nothing
+        self._version = getattr(obj, "_version", None) if self.base is not None else None
+        self._plain = None
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        args = [a.view(np.ndarray) if isinstance(a, TrackedArray) else a for a in inputs]
+        if out is None:
+            return getattr(ufunc, method)(*args, **kwargs)
+        for o in out:
+            if isinstance(o, TrackedArray) and o._version is not None:
+                o._version.count += 1
+        kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, TrackedArray) else o for o in out)
+        getattr(ufunc, method)(*args, **kwargs)
+        return out[0] if len(out) == 1 else out  # `w.data -= g` must rebind to the same array
+
+    def __setitem__(self, index, value):
+        if self._version is not None:
+            self._version.count += 1
+        self.view(np.ndarray)[index] = value
+
+    def fill(self, value):
+        if self._version is not None:
+            self._version.count += 1
+        self.view(np.ndarray).fill(value)
+
+
+def _track(t: "Tensor") -> TrackedArray:
+    """Give parameter ``t`` a version-counted array (the same memory): at creation, or when an
+    op first uses a parameter whose ``.data`` was replaced or that was made one later."""
+    d = t.data
+    tracked = d.view(TrackedArray)
+    tracked._version, tracked._plain = _Version(), d
+    t.data = tracked
+    return tracked
+
+
+def updatable(t: "Tensor") -> np.ndarray:
+    """``t.data`` as a plain ndarray to update in place, the write counted as one in-place
+    change (what optimizers use: it skips TrackedArray's per-call dispatch)."""
+    d = t.data
+    if isinstance(d, TrackedArray):
+        if d._version is not None:
+            d._version.count += 1
+        return d._plain if d._plain is not None else d.view(np.ndarray)
+    return d
+
+
 def _describe(a) -> str:
     """'float32 (10,784)' for an array, the type's name for anything else."""
     if isinstance(a, (np.ndarray, np.generic)):
@@ -39,7 +104,7 @@ def _describe(a) -> str:
 def _as_array(data, requires_grad: bool) -> np.ndarray:
     """Python numbers and lists -> DEFAULT_DTYPE; NumPy arrays keep their dtype."""
     if isinstance(data, np.ndarray):
-        arr = data.copy() if requires_grad else data
+        arr = np.array(data) if requires_grad else data  # np.array copies into a plain ndarray
     else:
         arr = np.asarray(data)
         if arr.dtype.kind in "biuf" and not isinstance(data, np.generic):
@@ -66,6 +131,14 @@ class Tensor:
 
     ``t.node`` is the record of the op that made the tensor (an ``autograd.Node``: ``op``,
     ``inputs``, ``vjps``), None for a leaf: the public, read-only view tools walk.
+
+    In-place rule (PyTorch's): a parameter's ``.data`` may be changed in place (``w.data -= lr *
+    w.grad``, ``w.data[0] = 0``) at any time, but not between an op that used it and the
+    backward through that op: the op's VJP saved the old values, so the gradient would be
+    wrong. Each parameter's array counts its in-place writes (``TrackedArray``) and backward
+    raises, naming the op and the tensor, instead of returning that wrong gradient. Optimizer
+    steps come after backward, so they are always allowed; the next forward records anew.
+    Assigning a new array (``w.data = arr``) is not an in-place change.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "node")
@@ -79,6 +152,8 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.name = name
         self.node: Optional[Node] = None
+        if requires_grad:  # a parameter: count in-place writes from the start (see the class doc)
+            _track(self)
 
     # ------------------------------------------------------------ the op door
     @staticmethod
@@ -101,15 +176,25 @@ class Tensor:
         arrays, parents = [], []
         record = False
         depth = 0
-        for x in inputs:
+        versions = None
+        for i, x in enumerate(inputs):
             if isinstance(x, Tensor):
-                arrays.append(x.data)
+                d = x.data
                 parents.append(x)
                 if x.requires_grad:
                     record = True
                     node = x.node
-                    if node is not None and node.depth >= depth:
-                        depth = node.depth + 1
+                    if node is not None:
+                        if node.depth >= depth:
+                            depth = node.depth + 1
+                    elif mode.grad:  # a parameter: remember how often it was written so far
+                        if type(d) is not TrackedArray:
+                            d = _track(x)
+                        if d._version is not None:
+                            versions = (versions or []) + [(i, d._version, d._version.count)]
+                if type(d) is TrackedArray:
+                    d = d._plain if d._plain is not None else d.view(np.ndarray)
+                arrays.append(d)
             else:
                 arrays.append(x)
                 parents.append(None)
@@ -151,7 +236,7 @@ class Tensor:
                 raise TypeError(f"{name}: returned {got} for {len(inputs)} inputs; an op returns a tuple "
                                 f"with one VJP per input (None where there is no gradient)")
             t.requires_grad = True
-            t.node = Node(op, tuple(parents), vjps, depth, site)
+            t.node = Node(op, tuple(parents), vjps, depth, site, versions)
         # else nothing recorded: a leaf, like PyTorch's results under no_grad, so setting
         # requires_grad on it later makes a proper parameter
         return t

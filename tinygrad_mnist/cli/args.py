@@ -9,10 +9,15 @@ import argparse
 import os
 from typing import Callable, Optional, Sequence
 
+from ..files import is_special
 from ..limits import MAX_PARAMETERS  # noqa: F401  (also load's limit: one number for both)
 
 PROG = "tinygrad-mnist"
 DEFAULT_SIZES = (784, 30, 10)  # Nielsen's network, every command's default
+# The losses (names from losses.LOSSES) that an MLP's output layer is built for: raw logits for
+# cross-entropy, sigmoid outputs for the textbook's quadratic cost.
+MLP_LOSSES = ("cross-entropy", "quadratic")
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")  # names from nn.ACTIVATIONS a hidden layer may use
 
 
 class UsageError(ValueError):
@@ -65,7 +70,7 @@ def check_output(flag: str, path: Optional[str]) -> None:
                          f"{_name_max(folder)} the file system allows; give a shorter name")
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: the directory {folder} does not exist")
-    if os.path.lexists(path) and not os.path.isfile(path):
+    if is_special(path):
         raise UsageError(f"{flag} {path}: exists and is not a regular file; give another name")
     if not os.access(folder, os.W_OK):
         raise UsageError(f"{flag} {path}: the directory {folder} is not writable")

@@ -25,8 +25,8 @@ from ..optim import SGD, Adam
 from ..serialize import load, save
 from ..tensor import detect_anomaly
 from ..train import confusion_matrix, fit, predict, save_history
-from .args import (DEFAULT_SIZES, PROG, UsageError, check_output, check_sizes, fraction, non_negative_float,
-                   non_negative_int, positive_float, positive_int)
+from .args import (DEFAULT_SIZES, HIDDEN_ACTIVATIONS, MLP_LOSSES, PROG, UsageError, check_output, check_sizes,
+                   fraction, non_negative_float, non_negative_int, positive_float, positive_int)
 from .signals import shielded, status_of, what
 
 # Defaults of `tinygrad-mnist train`: Nielsen's 784-30-10 sigmoid network with the cross-entropy
@@ -64,9 +64,9 @@ def add_commands(sub) -> None:
                                    f"batch {DEFAULT_BATCH}, {DEFAULT_EPOCHS} epochs.")
     t.add_argument("--sizes", metavar="N", type=positive_int, nargs="+", default=list(DEFAULT_SIZES),
                    help="layer sizes, input first, e.g. --sizes 784 100 10 (default: 784 30 10)")
-    t.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), type=str, default="sigmoid",
+    t.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, type=str, default="sigmoid",
                    help="hidden-layer activation (default: sigmoid)")
-    t.add_argument("--loss", choices=("cross-entropy", "quadratic"), type=str, default="cross-entropy",
+    t.add_argument("--loss", choices=MLP_LOSSES, type=str, default="cross-entropy",
                    help="cross-entropy: softmax on the outputs; quadratic: sigmoid outputs and the "
                         "textbook 1/2 |a - y|^2 cost (default: cross-entropy)")
     t.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
