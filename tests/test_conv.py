@@ -202,6 +202,8 @@ def test_float32_stays_float32():
      r"^conv2d: x \(8,784\) must be a 4-D NCHW batch \(B,C,H,W\); .*reshape to \(B,1,H,W\)"),
     (lambda: Tensor(np.zeros((2, 1, 8, 8))).conv2d(np.zeros((6, 5, 5))),
      r"^conv2d: W \(6,5,5\) must be 4-D \(C_out,C_in,kH,kW\)"),
+    (lambda: Tensor(np.zeros((2, 1, 8, 8))).conv2d(np.zeros((6, 1, 0, 3))),
+     r"^conv2d: W \(6,1,0,3\) must be 4-D \(C_out,C_in,kH,kW\) with kH, kW >= 1"),
     (lambda: Tensor(np.zeros((2, 1, 8, 8))).conv2d(np.zeros((6, 1, 5, 5)), np.zeros(5)),
      r"^conv2d: b \(5,\) must be \(6,\): one bias per output channel of W \(6,1,5,5\)"),
     (lambda: Tensor(np.zeros((2, 6, 3, 5))).max_pool2d(4),

@@ -44,10 +44,9 @@ def _offset(i: int, j: int, out_hw: tuple, stride: tuple) -> tuple:
             slice(j, j + stride[1] * (out_hw[1] - 1) + 1, stride[1]))
 
 
-def _check_nchw(op: str, x, hint: str = "") -> None:
+def _check_nchw(op: str, x) -> None:
     if x.ndim != 4:
-        extra = ("; a batch of flat images (B,H*W) needs a reshape to (B,1,H,W) first"
-                 if x.ndim == 2 else hint)
+        extra = "; a batch of flat images (B,H*W) needs a reshape to (B,1,H,W) first" if x.ndim == 2 else ""
         raise ShapeError(f"{op}: x {_fmt(x.shape)} must be a 4-D NCHW batch (B,C,H,W){extra}")
 
 
@@ -84,8 +83,8 @@ def conv2d(x, W, b=None, stride=1, padding=0):
     stride = _pair(stride, "stride", "conv2d", 1)
     padding = _pair(padding, "padding", "conv2d", 0)
     _check_nchw("conv2d", x)
-    if W.ndim != 4:
-        raise ShapeError(f"conv2d: W {_fmt(W.shape)} must be 4-D (C_out,C_in,kH,kW)")
+    if W.ndim != 4 or 0 in W.shape[2:]:
+        raise ShapeError(f"conv2d: W {_fmt(W.shape)} must be 4-D (C_out,C_in,kH,kW) with kH, kW >= 1")
     if x.shape[1] != W.shape[1]:
         raise ShapeError(f"conv2d: x {_fmt(x.shape)} has {x.shape[1]} channels, W {_fmt(W.shape)} "
                          f"expects {W.shape[1]}")
