@@ -15,6 +15,9 @@ DEFAULT_SIZES = (784, 30, 10)  # Nielsen's network, every command's default
 # Networks bigger than this are refused before anything is allocated (784-30-10 has 23,860
 # parameters, 784-128-128-10 has 118,282); it only stops typos like --sizes 784 3000000 10.
 MAX_PARAMETERS = 50_000_000
+# One layer's activations for a whole batch: 100M float32 numbers are 400 MB, and a forward and
+# backward pass hold a few such arrays at once.
+MAX_ACTIVATIONS = 100_000_000
 
 
 class UsageError(ValueError):
