@@ -484,12 +484,10 @@ class Flatten(_NoParameters):
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        start, end = self.start_dim % max(x.ndim, 1), self.end_dim % max(x.ndim, 1)
-        if x.ndim <= max(self.start_dim, self.end_dim, -self.start_dim - 1, -self.end_dim - 1) or start > end:
-            raise ShapeError(f"{self!r} got input of shape {fmt_shape(x.shape)}: it has no dimensions "
-                             f"{self.start_dim}..{self.end_dim} to merge")
-        shape = x.shape[:start] + (int(np.prod(x.shape[start:end + 1])),) + x.shape[end + 1:]
-        return x.reshape(shape)
+        try:
+            return x.flatten(self.start_dim, self.end_dim)
+        except ShapeError as e:
+            raise ShapeError(f"{self!r} got input of shape {fmt_shape(x.shape)}: {e}") from None
 
     def __repr__(self) -> str:
         return "Flatten()" if (self.start_dim, self.end_dim) == (1, -1) else \
