@@ -151,6 +151,18 @@ def test_train_arch_prints_the_model_and_saves_it(conv_model):
     assert status == 0 and out.splitlines()[1].startswith(f"accuracy {accuracy:.2f}%")
 
 
+def test_lr_decay_shrinks_the_rate_after_every_epoch(monkeypatch):
+    from tinygrad_mnist.optim import Adam
+    rates = []
+    step = Adam.step
+    monkeypatch.setattr(Adam, "step", lambda self: (rates.append(self.lr), step(self))[1])
+    status, out, err = run("train", "--arch", "flatten linear(10)", "--epochs", 3, "--limit", 64,
+                           "--batch-size", 64, "--lr", 0.01, "--lr-decay", 0.5)
+    assert status == 0, err
+    assert "adam lr 0.01 x0.5 per epoch, batch 64" in out
+    assert rates == pytest.approx([0.01, 0.005, 0.0025])
+
+
 def test_predict_and_show_on_a_conv_model(conv_model, tmp_path):
     path, _ = conv_model
     digit = np.zeros((28, 28), np.uint8)

@@ -89,3 +89,14 @@ def _float_in(low: float, high: float, low_open: bool = False):
 positive_float = _float_in(0.0, float("inf"), low_open=True)
 fraction = _float_in(0.0, 1.0)
 non_negative_float = _float_in(0.0, float("inf"))
+
+
+def decay_factor(text: str) -> float:
+    """An argparse type for a learning-rate decay: a number in (0, 1] (1: no decay)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value:g}")
+    return value

@@ -26,7 +26,7 @@ from ..serialize import load, save
 from ..tensor import detect_anomaly, no_grad
 from ..train import confusion_matrix, fit, predict, save_history
 from .args import (DEFAULT_SIZES, MAX_ACTIVATIONS, MAX_PARAMETERS, PROG, UsageError, check_output, check_sizes,
-                   fraction, non_negative_float, non_negative_int, positive_float, positive_int)
+                   decay_factor, fraction, non_negative_float, non_negative_int, positive_float, positive_int)
 
 # Defaults of `tinygrad-mnist train`: Nielsen's 784-30-10 sigmoid network with the cross-entropy
 # cost (his chapter 3), the scaled N(0, 1/n_in) weights, SGD lr 0.5 on mini-batches of 10.
@@ -61,7 +61,8 @@ def add_commands(sub) -> None:
 
     t = sub.add_parser("train", usage="%(prog)s [options]",
                        help="train a network and report test accuracy per epoch",
-                       description="Train an MLP by mini-batch gradient descent. With no options: "
+                       description="Train an MLP (--sizes) or any layer list (--arch, e.g. a convolutional "
+                                   "network) by mini-batch gradient descent. With no options: "
                                    "784-30-10, sigmoid hidden layer, cross-entropy, SGD lr 0.5, "
                                    f"batch {DEFAULT_BATCH}, {DEFAULT_EPOCHS} epochs.")
     net = t.add_mutually_exclusive_group()
@@ -85,6 +86,9 @@ def add_commands(sub) -> None:
                    help="update rule (default: sgd; adam with --arch)")
     t.add_argument("--lr", type=positive_float, default=None,
                    help="learning rate (default: 0.5 for sgd, 0.001 for adam)")
+    t.add_argument("--lr-decay", metavar="FACTOR", type=decay_factor, default=1.0,
+                   help="multiply the learning rate by FACTOR in (0, 1] after every epoch (default: 1, "
+                        "constant)")
     t.add_argument("--momentum", type=fraction, default=0.0,
                    help="SGD momentum in [0, 1) (default: 0)")
     t.add_argument("--weight-decay", type=non_negative_float, default=0.0,
@@ -258,7 +262,8 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         opt = Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     if not args.quiet:
-        print(f"model: {model}, {args.loss} loss, {args.optimizer} lr {lr:g}, batch {args.batch_size}, "
+        decay = f" x{args.lr_decay:g} per epoch" if args.lr_decay != 1.0 else ""
+        print(f"model: {model}, {args.loss} loss, {args.optimizer} lr {lr:g}{decay}, batch {args.batch_size}, "
               f"{args.epochs} epochs, {len(X_train)} training / {len(X_test)} test images", file=out)
     bar = _ProgressBar(err) if not args.quiet and _is_tty(err) and _is_tty(out) else None
     title = f"{args.arch or model} on {data.name}"
@@ -279,6 +284,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             bar.clear()
         if not args.quiet:
             print(_epoch_line(ev, len(X_test)), file=out, flush=True)
+        opt.lr *= args.lr_decay  # the next epoch's rate
 
     start = time.perf_counter()
     # NumPy's overflow warnings would add lines to stderr; divergence is reported by fit
