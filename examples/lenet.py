@@ -12,15 +12,22 @@ The same layers from the command line (without the shifts and the schedule):
     python examples/lenet.py --quick    # 1 epoch on 2000 digits
 """
 import argparse
+import os
 import time
 
-import numpy as np
+# Run as a script: one BLAS thread unless you say otherwise. On a 2-core machine busy with
+# anything else, a threaded OpenBLAS made each epoch 6-8x slower here (52-65 s instead of
+# 7-10 s, measured). BLAS reads this once, when NumPy loads, so it comes before the imports.
+if __name__ == "__main__":
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from tinygrad_mnist.data import load_bundled_sample
-from tinygrad_mnist.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Unflatten
-from tinygrad_mnist.optim import Adam
-from tinygrad_mnist.serialize import save
-from tinygrad_mnist.train import fit
+import numpy as np  # noqa: E402
+
+from tinygrad_mnist.data import load_bundled_sample  # noqa: E402
+from tinygrad_mnist.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Unflatten  # noqa: E402
+from tinygrad_mnist.optim import Adam  # noqa: E402
+from tinygrad_mnist.serialize import save  # noqa: E402
+from tinygrad_mnist.train import fit  # noqa: E402
 
 
 def lenet(seed: int = 0) -> Sequential:
