@@ -188,7 +188,7 @@ def test_training_mode_restores_each_modules_own_flag_even_after_an_error():
     assert [m.training for m in model.modules()] == [True, True, False, False]
 
 
-class Spy(Module):
+class ModeSpy(Module):
     """Records the mode of every forward pass."""
 
     def __init__(self):
@@ -200,7 +200,7 @@ class Spy(Module):
 
 
 def test_fit_trains_in_train_mode_and_evaluates_in_eval_mode_then_restores():
-    spy = Spy()
+    spy = ModeSpy()
     model = Sequential(Linear(784, 10, rng=0), spy).eval()
     data = load_bundled_sample()
     X, y = data.X_train[:40], data.y_train[:40]
