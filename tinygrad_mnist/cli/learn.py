@@ -54,7 +54,8 @@ def add_commands(subparsers) -> None:
     ``add_subparsers()`` result); each sets ``func`` to its handler."""
     e = subparsers.add_parser(
         "explain", help="the shape ledger: backprop op by op, each VJP with its shapes",
-        description="Run one batch of real digits (the bundled sample) through a fresh MLP and print "
+        description="Run one batch of real digits (the bundled sample) through a fresh MLP (or an --arch "
+                    "network, e.g. a convolutional one) and print "
                     "the backward pass op by op: each VJP as a formula with the actual shapes, every "
                     "sum that undoes broadcasting written out.")
     _add_network_options(e, batch=10, arch=True)
@@ -84,7 +85,7 @@ def add_commands(subparsers) -> None:
     d.set_defaults(func=cmd_diagnose)
 
     g = subparsers.add_parser(
-        "graph", help="draw the computation graph of an MLP's loss",
+        "graph", help="draw the computation graph of an MLP's (or an --arch network's) loss",
         description="Draw the graph of one forward pass and its loss: ops as nodes, forward and gradient "
                     "shapes on the edges. Uses Graphviz's dot when installed, else writes a .dot file "
                     "and says how to render it.")
