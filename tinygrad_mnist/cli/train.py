@@ -37,7 +37,7 @@ DEFAULT_BATCH = 10
 DEFAULT_LR = {"sgd": 0.5, "adam": 0.001}
 # With --arch (convolutional and other ReLU networks) Adam at 0.001 on batches of 32 and He
 # initialisation: with the MLP defaults above LeNet stays at chance (10.85% after 2 epochs on
-# 2000 digits, measured), its ReLUs dead after the first large SGD steps.
+# 2000 digits, measured).
 ARCH_DEFAULTS = {"optimizer": "adam", "batch_size": 32, "init": "he"}
 MLP_DEFAULTS = {"optimizer": "sgd", "batch_size": DEFAULT_BATCH, "init": "scaled_normal"}
 
