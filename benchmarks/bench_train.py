@@ -6,8 +6,15 @@ ratios to the hand-written vectorized NumPy baseline (``tinygrad_mnist.manual``)
 configuration. Also: evaluation throughput under no_grad, the time to read 60k IDX images
 (Fashion-MNIST, when installed), and memory across epochs of a full training run.
 
+The conv section (``--only conv``): one LeNet-5 training step (``arch.PRESETS["lenet"]``:
+forward, softmax cross-entropy, backward, SGD) at batch 1, 32 and 128, the engine against
+PyTorch eager with the same starting weights and the same thread budget, interleaved; conv2d's
+forward alone at LeNet's two convolutions; and the memory of one batch-128 step (peak RSS
+growth and tracemalloc's peak) against the size of the activations the step records.
+
     python benchmarks/bench_train.py --quick            # under a minute
     python benchmarks/bench_train.py --json out.json    # the full table, also as JSON
+    python benchmarks/bench_train.py --only conv --blas-threads 1   # the conv section alone
 Not collected by pytest (no test_ prefix); nothing here asserts a time.
 """
 from __future__ import annotations
@@ -34,8 +41,10 @@ import tracemalloc
 
 import numpy as np
 
-from tinygrad_mnist import Tensor, manual, no_grad
+from tinygrad_mnist import Tensor, manual, no_grad, ops
+from tinygrad_mnist.arch import build_arch
 from tinygrad_mnist.data import load_bundled_sample, read_idx
+from tinygrad_mnist.files import atomic_file
 from tinygrad_mnist.nn import MLP
 from tinygrad_mnist.optim import SGD
 
@@ -275,6 +284,235 @@ def memory_over_epochs(X, y, epochs, batch=10):
     return after, peak
 
 
+# ---------------------------------------------------------------- the conv section
+CONV_BATCHES = (1, 32, 128)
+STEPS_PER_TURN = {1: 100, 32: 10, 128: 3}  # steps a contender runs before handing over (~20-60 ms)
+
+
+def make_lenet_engine(dtype=np.float32):
+    """The engine: arch.build_arch("lenet") + optim.SGD + softmax_cross_entropy + backward."""
+    model = build_arch("lenet", seed=0, dtype=dtype)
+    opt = SGD(model.parameters(), lr=LR)
+
+    def step(xb, yb):
+        opt.zero_grad()
+        loss = model(xb).softmax_cross_entropy(yb)
+        loss.backward()
+        opt.step()
+        return float(loss.data)
+    return step, model
+
+
+def make_lenet_torch(engine_model, dtype=np.float32):
+    """PyTorch eager with the engine model's starting weights: the same layers, F.cross_entropy,
+    torch.optim.SGD."""
+    import torch
+    from torch import nn
+    _torch_threads()
+    model = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120),
+                          nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10)).to(getattr(torch, np.dtype(dtype).name))
+    with torch.no_grad():
+        for mine, theirs in zip(engine_model.parameters(), model.parameters(), strict=True):
+            theirs.copy_(torch.from_numpy(mine.data))
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+
+    def step(xb, yb):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb))
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def _torch_threads() -> None:
+    import torch
+    if os.environ.get("OPENBLAS_NUM_THREADS"):  # same thread budget as NumPy's BLAS
+        torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
+
+
+def _interleaved(runs: dict, rounds: int) -> dict:
+    """{name: [seconds per call, one per round]} for runs {name: (fn, calls per turn, turns)}:
+    in every round each run takes its turns alternately with the others, so load from
+    elsewhere hits them alike."""
+    times = {name: [] for name in runs}
+    names = list(runs)
+    for r in range(rounds):
+        total = dict.fromkeys(names, 0.0)
+        calls = dict.fromkeys(names, 0)
+        gc.collect()
+        turns = max(t for _, _, t in runs.values())
+        for turn in range(turns):
+            shift = (r + turn) % len(names)
+            for name in names[shift:] + names[:shift]:
+                fn, n, t = runs[name]
+                if turn >= t:
+                    continue
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                total[name] += time.perf_counter() - t0
+                calls[name] += n
+        for name in names:
+            times[name].append(total[name] / calls[name])
+    return times
+
+
+def conv_training(X, y, rounds, with_torch):
+    """Rows {batch, contender, us_per_step, spread} of the LeNet training step, and the loss
+    difference after one identical step (engine vs PyTorch: same weights, same batch)."""
+    rows, runs, check = [], {}, {}
+    rng = np.random.default_rng(0)
+    for batch in CONV_BATCHES:
+        idx = [rng.choice(len(X), batch, replace=False) for _ in range(16)]
+        data = [(np.ascontiguousarray(X[i]), y[i]) for i in idx]
+        engine, model = make_lenet_engine()
+        contenders = {"engine": engine}
+        if with_torch:
+            contenders["pytorch eager"] = make_lenet_torch(model)
+            xb, yb = data[0]
+            check[batch] = abs(contenders["engine"](xb, yb) - contenders["pytorch eager"](xb, yb))
+        for name, step in contenders.items():
+            cycle = iter(range(1 << 62))
+            runs[(batch, name)] = ((lambda step=step, cycle=cycle, data=data: step(*data[next(cycle) % len(data)])),
+                                   STEPS_PER_TURN[batch], 8)
+    times = _interleaved(runs, rounds)
+    for (batch, name), ts in times.items():
+        rows.append({"batch": batch, "contender": name, "us_per_step": statistics.median(ts) * 1e6,
+                     "min_us": min(ts) * 1e6, "max_us": max(ts) * 1e6})
+    return rows, check
+
+
+def conv_forward(rounds, with_torch):
+    """Rows of conv2d's forward alone at LeNet's two convolutions (batch 32 and 128): the engine's
+    op on arrays against torch.nn.functional.conv2d under no_grad."""
+    rng = np.random.default_rng(0)
+    shapes = {"conv1 (B,1,28,28) * (6,1,5,5) pad 2": ((1, 28, 28), (6, 1, 5, 5), 2),
+              "conv2 (B,6,14,14) * (16,6,5,5)": ((6, 14, 14), (16, 6, 5, 5), 0)}
+    runs = {}
+    for label, (x_shape, w_shape, pad) in shapes.items():
+        for batch in (32, 128):
+            x = rng.standard_normal((batch,) + x_shape, dtype=np.float32)
+            W = rng.standard_normal(w_shape, dtype=np.float32)
+            b = rng.standard_normal(w_shape[0], dtype=np.float32)
+            runs[(label, batch, "engine")] = ((lambda x=x, W=W, b=b, pad=pad: ops.conv2d(x, W, b, padding=pad)),
+                                              10, 8)
+            if with_torch:
+                import torch
+                _torch_threads()
+                tx, tW, tb = (torch.from_numpy(a) for a in (x, W, b))
+
+                def forward(tx=tx, tW=tW, tb=tb, pad=pad):
+                    with torch.no_grad():
+                        return torch.nn.functional.conv2d(tx, tW, tb, padding=pad)
+                runs[(label, batch, "pytorch eager")] = (forward, 10, 8)
+    times = _interleaved(runs, rounds)
+    return [{"conv": label, "batch": batch, "contender": name, "us": statistics.median(ts) * 1e6,
+             "min_us": min(ts) * 1e6, "max_us": max(ts) * 1e6} for (label, batch, name), ts in times.items()]
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def conv_memory(batch=128):
+    """Memory of one engine LeNet training step at ``batch``, measured in a fresh process (a
+    process that already ran big steps keeps their freed pages resident, which hides the
+    growth): peak RSS growth over the RSS before the step (after a batch-1 warm-up step; Linux,
+    VmHWM reset through /proc/self/clear_refs), tracemalloc's peak for a second step (NumPy
+    reports its arrays to tracemalloc), and the bytes of the activations the forward pass
+    records (every array the graph keeps: the input and each op's output)."""
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-probe", str(batch)],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def _memory_probe(batch: int) -> dict:
+    """conv_memory's measurements, in this (fresh) process."""
+    data = load_bundled_sample()
+    X, y = data.X_train, data.y_train
+    step, model = make_lenet_engine()
+    xb, yb = np.ascontiguousarray(X[:batch]), y[:batch]
+    step(xb[:1], yb[:1])  # warm-up: first-use costs (BLAS buffers, imports) are not the step's
+    gc.collect()
+    rss_growth = None
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+        before = _rss_kb("VmRSS")
+        step(xb, yb)
+        rss_growth = (_rss_kb("VmHWM") - before) * 1024
+    except OSError:
+        pass
+    gc.collect()
+    tracemalloc.start()
+    step(xb, yb)
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    loss = model(xb).softmax_cross_entropy(yb)
+    seen, stack, activations = set(), [loss], 0
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if not (t.is_leaf and t.requires_grad):  # parameters are not activations
+            activations += t.data.nbytes
+        if t.node is not None:
+            stack.extend(p for p in t.node.inputs if p is not None)
+    return {"batch": batch, "activations_bytes": activations, "peak_rss_growth_bytes": rss_growth,
+            "traced_peak_bytes": traced_peak}
+
+
+def run_conv_section(X, y, rounds, with_torch) -> dict:
+    """Print the conv tables; return them for --json."""
+    print(f"# conv section: LeNet-5 training step (forward, softmax CE, backward, SGD lr {LR}), "
+          f"{rounds} rounds interleaved; median us/step (min-max over rounds)")
+    rows, check = conv_training(X, y, rounds, with_torch)
+    for batch, diff in check.items():
+        print(f"# same weights, same batch {batch}: |loss engine - loss pytorch| after one step = {diff:.1e}")
+    header = f"{'batch':>6} {'contender':<14}{'us/step':>10}{'min-max':>20}{'samples/s':>11}{'ratio':>7}"
+    print(header)
+    print("-" * len(header))
+    by = {(r["batch"], r["contender"]): r for r in rows}
+    for batch in CONV_BATCHES:
+        ref = by.get((batch, "pytorch eager"))
+        for name in ("engine", "pytorch eager"):
+            r = by.get((batch, name))
+            if r is None:
+                continue
+            r["ratio_to_torch"] = r["us_per_step"] / ref["us_per_step"] if ref else None
+            ratio = f"{r['ratio_to_torch']:>7.2f}" if ref else f"{'-':>7}"
+            spread = f"{r['min_us']:.0f}-{r['max_us']:.0f}"
+            print(f"{batch:>6} {name:<14}{r['us_per_step']:>10.0f}{spread:>20}{batch / r['us_per_step'] * 1e6:>11,.0f}"
+                  f"{ratio}")
+    fwd = conv_forward(rounds, with_torch)
+    print("# conv2d forward alone (engine: ops.conv2d on arrays; pytorch: F.conv2d under no_grad), median us")
+    fby = {(r["conv"], r["batch"], r["contender"]): r for r in fwd}
+    for (label, batch, name), r in fby.items():
+        if name != "engine":
+            continue
+        t = fby.get((label, batch, "pytorch eager"))
+        vs = f", pytorch {t['us']:.0f} us, ratio {r['us'] / t['us']:.2f}" if t else ""
+        print(f"#   {label}, B={batch}: engine {r['us']:.0f} us (min-max {r['min_us']:.0f}-{r['max_us']:.0f}){vs}")
+    mem = conv_memory()
+    act = mem["activations_bytes"]
+    rss = mem["peak_rss_growth_bytes"]
+    print(f"# memory of one step at batch {mem['batch']}: activations recorded {act / 1e6:.2f} MB; "
+          + (f"peak RSS growth {rss / 1e6:.2f} MB ({rss / act:.2f}x); " if rss is not None else
+             "peak RSS growth not measurable here (no /proc/self/clear_refs); ")
+          + f"tracemalloc peak {mem['traced_peak_bytes'] / 1e6:.2f} MB ({mem['traced_peak_bytes'] / act:.2f}x)")
+    return {"conv_rows": rows, "conv_loss_check": {str(k): v for k, v in check.items()},
+            "conv_forward": fwd, "conv_memory": mem}
+
+
 def blas_threads() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -291,7 +529,14 @@ def main(argv=None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="BLAS threads for NumPy and PyTorch alike (default 1; 0 leaves the libraries' own choice)")
+    parser.add_argument("--only", choices=("mlp", "conv"), default=None,
+                        help="run only the MLP tables or only the conv section (default: both)")
+    parser.add_argument("--memory-probe", type=int, default=None, metavar="BATCH",
+                        help="internal: measure one LeNet step's memory in this process, print JSON")
     args = parser.parse_args(argv)
+    if args.memory_probe is not None:
+        print(json.dumps(_memory_probe(args.memory_probe)))
+        return 0
 
     ds = load_bundled_sample()  # the same real 10k digits on every machine, cached MNIST or not
     X, y, X_test = ds.X_train, ds.y_train, ds.X_test
@@ -311,6 +556,11 @@ def main(argv=None) -> int:
     else:
         import torch
         print(f"# pytorch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"# load before the run (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    if args.only == "conv":
+        extras = run_conv_section(X, y, rounds, "pytorch eager" in contenders)
+        _write_json(args.json, extras)
+        return 0
     print(f"# {len(X)} real MNIST training digits per round, {rounds} rounds, interleaved; medians")
     times = time_training(X, y, configs, contenders, rounds, rng)
 
@@ -339,12 +589,16 @@ def main(argv=None) -> int:
     extras["traced_mb_after_each_epoch"], extras["traced_peak_mb"] = after, peak
     print(f"# memory (tracemalloc) after each of {epochs} epochs, MB: "
           + ", ".join(f"{m:.2f}" for m in after) + f"; peak {peak:.2f} MB")
-    if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"rows": rows, **extras}, f, indent=1)
-        os.replace(tmp, args.json)
+    if args.only is None:
+        extras.update(run_conv_section(X, y, rounds, "pytorch eager" in contenders))
+    _write_json(args.json, {"rows": rows, **extras})
     return 0
+
+
+def _write_json(path, results: dict) -> None:
+    if path:
+        with atomic_file(path, "w", suffix=".json") as f:
+            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -148,3 +148,44 @@ def probability_arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...
     """float64 arrays in [0, 1], often exactly 0 or 1: the poles of binary cross-entropy."""
     elements = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
     return hnp.arrays(np.float64, shape, elements=elements)
+
+
+# ---------------------------------------------------------------- convolution and pooling
+def _int_or_pair(draw: st.DrawFn, pair: tuple[int, int]) -> int | tuple[int, int]:
+    """A stride/padding/kernel setting as a caller writes it: an int when both sides agree (or,
+    drawn, the pair spelled out), else the (h, w) pair."""
+    if pair[0] == pair[1] and draw(st.booleans()):
+        return pair[0]
+    return pair
+
+
+@st.composite
+def conv2d_settings(draw: st.DrawFn, max_batch: int = 3, max_channels: int = 3, max_side: int = 7,
+                    max_kernel: int = 4, max_stride: int = 3, max_padding: int = 2) -> dict:
+    """A conv2d call: {"x": (B, C_in, H, W), "W": (C_out, C_in, kH, kW), "stride", "padding"}.
+
+    Kernels, inputs, strides and paddings are drawn per side, so non-square ones (and settings
+    given as int or (h, w) pair) come up; the kernel always fits the padded input. Batch and
+    channel counts include 1 (the sizes that hide a summed or transposed axis).
+    """
+    B, C_in, C_out = (draw(st.integers(1, n)) for n in (max_batch, max_channels, max_channels))
+    kernel = tuple(draw(st.integers(1, max_kernel)) for _ in range(2))
+    padding = tuple(draw(st.integers(0, max_padding)) for _ in range(2))
+    stride = tuple(draw(st.integers(1, max_stride)) for _ in range(2))
+    H, W = (draw(st.integers(max(1, k - 2 * p), max(max_side, k))) for k, p in zip(kernel, padding))
+    return {"x": (B, C_in, H, W), "W": (C_out, C_in) + kernel,
+            "stride": _int_or_pair(draw, stride), "padding": _int_or_pair(draw, padding)}
+
+
+@st.composite
+def pool2d_settings(draw: st.DrawFn, max_batch: int = 3, max_channels: int = 3, max_side: int = 7,
+                    max_kernel: int = 3, max_stride: int = 3) -> dict:
+    """A pooling call: {"x": (B, C, H, W), "kernel", "stride"}; stride None (= kernel, windows
+    that do not overlap), smaller than the kernel (overlapping) or larger (gaps); non-square
+    kernels and inputs; the kernel always fits the input."""
+    B, C = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))
+    kernel = tuple(draw(st.integers(1, max_kernel)) for _ in range(2))
+    H, W = (draw(st.integers(k, max(max_side, k))) for k in kernel)
+    stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, max_stride), st.integers(1, max_stride))))
+    return {"x": (B, C, H, W), "kernel": _int_or_pair(draw, kernel),
+            "stride": None if stride is None else _int_or_pair(draw, stride)}

@@ -70,7 +70,7 @@ def test_every_train_option_is_documented(capsys):
     text = capsys.readouterr().out
     for flag in ["--sizes", "--activation", "--loss", "--epochs", "--batch-size", "--lr", "--momentum",
                  "--weight-decay", "--optimizer", "--init", "--seed", "--dataset", "--data", "--limit",
-                 "--save", "--metrics", "--plot", "--quiet"]:
+                 "--save", "--metrics", "--plot", "--quiet", "--arch", "--lr-decay"]:
         assert flag in text
 
 
@@ -80,7 +80,8 @@ def test_every_train_option_is_documented(capsys):
     ["train", "--dataset", "mnist", "--data", "x"], ["evaluate"], ["predict", "m.npz"],
     ["download", "--dataset", "cifar"], ["train", "--seed", "-1"], ["train", "--sizes", "784", "0"],
     ["train", "--lr", "nan"], ["train", "--lr", "inf"], ["train", "--weight-decay", "-1"],
-    ["train", "--batch-size", "1.5"], ["train", "--limit", "0"],
+    ["train", "--batch-size", "1.5"], ["train", "--limit", "0"], ["train", "--lr-decay", "0"],
+    ["train", "--lr-decay", "1.5"],
 ])
 def test_argparse_errors_exit_2_with_usage_and_one_error_line(capsys, argv):
     with pytest.raises(SystemExit) as exc:

@@ -4,8 +4,8 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="pictures need matplotlib (tinygrad_mnist[plot])")
 
-from tinygrad_mnist.nn import MLP  # noqa: E402
-from tinygrad_mnist.figures import misclassified_grid, weights_grid  # noqa: E402
+from tinygrad_mnist.nn import MLP, Conv2d, Flatten, Linear, ReLU, Sequential, Unflatten  # noqa: E402
+from tinygrad_mnist.figures import filters_grid, misclassified_grid, weights_grid  # noqa: E402
 
 
 def png_shape(path):
@@ -33,3 +33,15 @@ def test_misclassified_grid(tmp_path):
 def test_pictures_reject_non_square_inputs(tmp_path):
     with pytest.raises(ValueError, match="not a square image"):
         weights_grid(MLP([10, 3, 2], seed=0), tmp_path / "w.png")
+
+
+def test_filters_grid_draws_the_first_convolution_and_weights_grid_points_to_it(tmp_path):
+    model = Sequential(Unflatten(1, (1, 28, 28)), Conv2d(1, 6, 5, rng=0), ReLU(), Conv2d(6, 3, 3, rng=1),
+                       Flatten(), Linear(3 * 22 * 22, 10, rng=2))
+    assert filters_grid(model, tmp_path / "f.png") == 6
+    assert png_shape(tmp_path / "f.png")[0] > 100
+    assert filters_grid(Sequential(Conv2d(3, 4, (3, 5), rng=0)), tmp_path / "rgb.png") == 4  # 3 channels each
+    with pytest.raises(ValueError, match=r"first layer with weights is Conv2d\(1->6, 5x5\): draw its filters"):
+        weights_grid(model, tmp_path / "w.png")
+    with pytest.raises(ValueError, match="has no Conv2d layer"):
+        filters_grid(MLP([784, 10, 10]), tmp_path / "x.png")

@@ -273,7 +273,7 @@ def _good_arrays(model):
     (lambda a: a.update({"layers.0.bias": np.zeros(30, dtype=np.int32)}), "expected floats"),
     (lambda a: a.update({serialize.ARCH_KEY: np.array("{not json")}), "not valid JSON"),
     (lambda a: a.pop(serialize.ARCH_KEY), "no __architecture__"),
-    (lambda a: a.update({serialize.ARCH_KEY: np.array(json.dumps({"type": "Conv2d"}))}), "unknown layer type"),
+    (lambda a: a.update({serialize.ARCH_KEY: np.array(json.dumps({"type": "Conv3d"}))}), "unknown layer type"),
     (lambda a: a.update({serialize.ARCH_KEY: np.array(json.dumps({"type": "MLP", "sizes": [784, 20, 10]}))}),
      r"has shape \(30, 784\), the architecture needs \(20, 784\)"),
     (lambda a: a.update({serialize.ARCH_KEY: np.array(json.dumps({"type": "MLP", "sizes": "abc"}))}), "invalid"),

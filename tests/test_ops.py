@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import (batch_sizes, broadcastable_shapes, distinct_arrays, float_arrays,
+from strategies import (batch_sizes, broadcastable_shapes, conv2d_settings, distinct_arrays, float_arrays,
                         index_expressions, logits_and_labels, logits_and_probabilities,
-                        matmul_shapes, nonzero_arrays, reduction_axes, shapes)
+                        matmul_shapes, nonzero_arrays, pool2d_settings, reduction_axes, shapes)
 
-from tinygrad_mnist import ShapeError, Tensor, gradcheck, losses, ops
+from tinygrad_mnist import ShapeError, Tensor, gradcheck, losses, manual, ops
 
 
 class Example(NamedTuple):
@@ -193,6 +193,47 @@ def getitem(draw) -> Example:
     return Example(lambda t: t[idx], (draw(floats(shape)),), lambda x: x[idx])
 
 
+@st.composite
+def flatten(draw) -> Example:
+    """Tensor.flatten (PyTorch's meaning: all axes by default), a reshape underneath."""
+    shape = draw(shapes())
+    x = draw(floats(shape))
+    if not shape or draw(st.booleans()):
+        return Example(lambda t: t.flatten(), (x,), lambda x: x.reshape(-1))
+    start = draw(st.integers(-len(shape), len(shape) - 1))
+    end = draw(st.integers(start % len(shape), len(shape) - 1))
+    merged = shape[:start % len(shape)] + (-1,) + shape[end + 1:]
+    return Example(lambda t: t.flatten(start, end), (x,), lambda x: x.reshape(merged))
+
+
+# ---------------------------------------------------------------- convolution and pooling
+@st.composite
+def conv2d(draw) -> Example:
+    """conv2d with and without bias, as a Tensor method or through Tensor.apply; the forward
+    against manual's explicit loops."""
+    s = draw(conv2d_settings())
+    x, W = draw(floats(s["x"])), draw(floats(s["W"]))
+    settings = {"stride": s["stride"], "padding": s["padding"]}
+    if draw(st.booleans()):
+        return Example(lambda x, W, b: x.conv2d(W, b, **settings), (x, W, draw(floats(s["W"][:1]))),
+                       lambda x, W, b: manual.conv2d_forward(x, W, b, **settings))
+    return Example(lambda x, W: Tensor.apply(ops.conv2d, x, W, **settings), (x, W),
+                   lambda x, W: manual.conv2d_forward(x, W, None, **settings))
+
+
+@st.composite
+def pool2d(draw, name: str) -> Example:
+    """max_pool2d (distinct values: a finite difference never moves a window's maximum) and
+    avg_pool2d, with overlapping, touching and gapped windows."""
+    s = draw(pool2d_settings())
+    x = draw(distinct_arrays(s["x"]) if name == "max_pool2d" else floats(s["x"]))
+    kernel, stride = s["kernel"], s["stride"]
+    reference = manual.max_pool_forward if name == "max_pool2d" else manual.avg_pool_forward
+    if stride is None and draw(st.booleans()):
+        return Example(lambda t: getattr(t, name)(kernel), (x,), lambda x: reference(x, kernel))
+    return Example(lambda t: getattr(t, name)(kernel, stride), (x,), lambda x: reference(x, kernel, stride))
+
+
 # ---------------------------------------------------------------- softmax family
 @st.composite
 def softmax_family(draw, name: str) -> Example:
@@ -294,6 +335,10 @@ CASES: dict[str, tuple[str, st.SearchStrategy[Example]]] = {
     "reshape": ("reshape", reshape()),
     "transpose": ("transpose", transpose()),
     "getitem": ("getitem", getitem()),
+    "flatten": ("reshape", flatten()),  # a reshape, not a primitive of its own
+    "conv2d": ("conv2d", conv2d()),
+    "max_pool2d": ("max_pool2d", pool2d("max_pool2d")),
+    "avg_pool2d": ("avg_pool2d", pool2d("avg_pool2d")),
     "softmax": ("softmax", softmax_family("softmax")),
     "log_softmax": ("log_softmax", softmax_family("log_softmax")),
     "softmax_cross_entropy": ("softmax_cross_entropy", softmax_cross_entropy()),

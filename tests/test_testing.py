@@ -6,12 +6,14 @@ import sys
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from tinygrad_mnist import ops
 from tinygrad_mnist.errors import GradcheckError
 from tinygrad_mnist.gradcheck import gradcheck
 from tinygrad_mnist.tensor import Tensor
-from tinygrad_mnist.testing import arrays, broadcastable_shapes, check_op, mlp_sizes, named_shapes
+from tinygrad_mnist.testing import (arrays, broadcastable_shapes, check_op, distinct_values, mlp_sizes,
+                                   named_shapes)
 
 
 def softplus(x):
@@ -34,6 +36,73 @@ def test_settings_reach_the_op_and_domains_are_respected():
     assert check_op(ops.sum, ("n", "m"), kwargs={"axis": 1}, max_examples=5) >= 3
     assert check_op(ops.log, "any", low=0.5, high=3.0, max_examples=5) >= 3
     assert check_op(ops.relu, "any", min_abs=0.1, max_examples=5) >= 3
+
+
+# ---------------------------------------------------------------- ops with kinks pass by default
+def leaky_relu(x):
+    y = np.where(x > 0, x, 0.01 * x)
+    return y, (lambda g: g * np.where(x > 0, 1.0, 0.01),)
+
+
+def maxpool2x2(x):
+    """A 2x2 max-pool as a learner writes it: a mask of the maxima, so a tie shares the gradient."""
+    B, C, H, W = x.shape
+    windows = x.reshape(B, C, H // 2, 2, W // 2, 2)
+    y = windows.max(axis=(3, 5))
+
+    def vjp(g):
+        mask = windows == y[:, :, :, None, :, None]
+        return (mask * g[:, :, :, None, :, None]).reshape(x.shape)
+    return y, (vjp,)
+
+
+@pytest.mark.parametrize("op, specs, kwargs", [
+    (ops.relu, ["any"], {}),
+    (ops.max, ["any"], {}),
+    (ops.max, [("n", "m")], {"axis": 1}),
+    (leaky_relu, ["any"], {}),
+    (maxpool2x2, [("B", "C", 4, 6)], {}),
+])
+def test_correct_ops_with_kinks_pass_with_the_defaults(op, specs, kwargs):
+    assert check_op(op, *specs, kwargs=kwargs) >= 25
+
+
+def test_distinct_false_lets_ties_and_zeros_through():
+    """The option's other side: hypothesis then draws ties (all-equal windows) and zeros, where
+    a finite difference straddles the kink and the same correct ops fail."""
+    with pytest.raises(GradcheckError, match=r"check_op\(maxpool2x2\) with x \(1, 1, 4, 6\)"):
+        check_op(maxpool2x2, ("B", "C", 4, 6), distinct=False)
+    with pytest.raises(GradcheckError, match=r"check_op\(relu\)"):
+        check_op(ops.relu, "any", distinct=False)
+
+
+def test_an_op_that_raises_on_a_drawn_shape_is_reported_with_the_shapes():
+    def first_column(x):
+        if x.shape[1] < 2:
+            raise IndexError("need two columns")
+        return x[:, 0], (lambda g: np.pad(g[:, None], ((0, 0), (0, x.shape[1] - 1))),)
+    with pytest.raises(GradcheckError, match=r"check_op\(first_column\) with x \(1, 1\): the op raised "
+                                             r"IndexError: need two columns\. .*shape spec"):
+        check_op(first_column, ("n", "m"))
+
+
+@given(st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=3),
+       st.integers(0, 2**32 - 1), st.sampled_from([(-2.0, 2.0, 0.0), (0.5, 3.0, 0.0), (-1.0, 1.0, 0.3), (0.0, 1.0, 0.0)]))
+def test_distinct_values_are_apart_in_range_and_away_from_zero(shapes, seed, bounds):
+    low, high, min_abs = bounds
+    out = distinct_values(np.random.default_rng(seed), shapes, low, high, min_abs)
+    assert [a.shape for a in out] == shapes
+    v = np.sort(np.concatenate([a.ravel() for a in out]))
+    assert v[0] >= low and v[-1] <= high
+    gap = max(min_abs, (high - low) / (4 * v.size))   # what is kept clear around 0
+    step = ((high - low) - 2 * gap) / v.size           # the grid's step is at least this
+    assert v.size == 1 or np.diff(v).min() >= step / 2 - 1e-12
+    assert np.abs(v).min() >= gap
+
+
+@given(arrays((3, 4), distinct=True))
+def test_arrays_can_be_drawn_distinct(a):
+    assert a.shape == (3, 4) and np.unique(a).size == 12 and np.all(np.abs(a) <= 2.0)
 
 
 # ---------------------------------------------------------------- planted bugs

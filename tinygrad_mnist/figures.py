@@ -1,6 +1,7 @@
 """Figures with matplotlib (the optional ``plot`` extra): learning curves (``plot_history``,
-``plot_costs``), the first layer's hidden units as images (``weights_grid``) and the digits a
-model gets wrong (``misclassified_grid``), each written to a file atomically.
+``plot_costs``), the first layer's hidden units as images (``weights_grid``), the first
+convolution's filters (``filters_grid``) and the digits a model gets wrong
+(``misclassified_grid``), each written to a file atomically.
 
 Figures are ``matplotlib.figure.Figure`` objects drawn straight to a file: pyplot and its
 backends are never touched, so nothing here opens a window or changes the backend a notebook
@@ -18,7 +19,7 @@ import numpy as np
 
 from .files import atomic_file
 from .limits import MAX_FIGURE_PANELS
-from .nn import Linear, Module, Sequential
+from .nn import Conv2d, Linear, Module, Sequential
 from .train import predict
 
 PathLike = Union[str, os.PathLike]
@@ -106,17 +107,20 @@ def plot_costs(costs: Sequence[float], path: PathLike, title: str = "cost over e
     save_figure(fig, path)
 
 
-def _first_linear(model: Module) -> Linear:
-    if isinstance(model, Linear):
-        return model
-    stack = [model]
-    while stack:
-        m = stack.pop(0)
-        if isinstance(m, Linear):
+def _first(model: Module, *kinds: type) -> Module:
+    """The first layer of one of ``kinds`` in forward order, or ValueError."""
+    for m in model.modules():  # depth first, in the order the layers run
+        if isinstance(m, kinds):
             return m
-        if isinstance(m, Sequential):
-            stack = list(m.layers) + stack
-    raise ValueError(f"{model!r} has no Linear layer to draw")
+    raise ValueError(f"{model!r} has no {' or '.join(k.__name__ for k in kinds)} layer to draw")
+
+
+def _first_linear(model: Module) -> Linear:
+    first = _first(model, Linear, Conv2d)
+    if isinstance(first, Conv2d):
+        raise ValueError(f"the model's first layer with weights is {first!r}: draw its filters with "
+                         f"filters_grid (tinygrad-mnist show does)")
+    return first
 
 
 def _side(n: int, what: str) -> int:
@@ -189,6 +193,32 @@ def weights_grid(model: Module, path: PathLike, cols: Optional[int] = None, titl
     fig.suptitle(title or f"first-layer weights: {which}, each {side}x{side}", fontsize=10)
     save_figure(fig, path)
     return int(len(shown))
+
+
+def filters_grid(model: Module, path: PathLike, cols: Optional[int] = None, title: Optional[str] = None) -> int:
+    """Draw each filter of the model's first Conv2d layer (W (c_out, c_in, kH, kW)) as a small
+    image into ``path`` (.png, .svg, .pdf): one panel per output channel, its c_in input-channel
+    kernels side by side. Colours as in ``weights_grid``: red positive, blue negative, white 0,
+    one symmetric scale per filter. Returns the number of filters drawn."""
+    conv = _first(model, Conv2d)
+    W = conv.weight.data
+    n, c_in, kh, kw = W.shape
+    rows, cols = _grid(n, cols)
+    fig = new_figure((max(1.0, 0.25 * c_in * kw) * cols + 0.4, max(1.0, 0.25 * kh) * rows + 0.8))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < n:
+            gap = np.full((kh, 1), np.nan)  # a blank column between input channels
+            w = np.hstack([part for c in range(c_in) for part in ((W[k, c],) if c == 0 else (gap, W[k, c]))])
+            limit = float(np.nanmax(np.abs(w))) or 1.0
+            ax.imshow(w, cmap="seismic", vmin=-limit, vmax=limit, interpolation="nearest")
+            ax.set_title(f"filter {k}", fontsize=7)
+    channels = f", {c_in} input channels each" if c_in > 1 else ""
+    fig.suptitle(title or f"{conv!r}: {n} filters of {kh}x{kw}{channels}", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return n
 
 
 def misclassified_grid(model: Module, X, y, path: PathLike, n: int = 25, cols: Optional[int] = None,

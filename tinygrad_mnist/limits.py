@@ -12,6 +12,9 @@ MiB = 1 << 20
 # and by `load`: 784-30-10 has 23,860 and 784-128-128-10 118,282; 50M float32 numbers are
 # 200 MB. It only stops typos (--sizes 784 3000000 10) and hostile model files.
 MAX_PARAMETERS = 50_000_000
+# One layer's activations for a whole batch, in numbers: 100M float32 numbers are 400 MB, and a
+# forward and backward pass hold a few such arrays at once (explain, graph, train --arch).
+MAX_ACTIVATIONS = 100_000_000
 # Characters of the JSON architecture inside a model file (stored as 4 bytes each): a
 # 784-30-10 MLP's has 80; MAX_LAYERS layers fit.
 MAX_ARCHITECTURE_CHARS = 1_000_000

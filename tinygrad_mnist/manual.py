@@ -1,10 +1,11 @@
-"""Hand-derived backpropagation for sigmoid MLPs in plain NumPy: the independent reference.
+"""Hand-derived backpropagation in plain NumPy (sigmoid MLPs, convolution, pooling): the reference.
 
 Nielsen's formulas and names (zs, activations, delta, nabla_w, nabla_b) in three conventions:
 column form (the book), batch-first form (the engine's; the fast NumPy baseline) and row form
 (z = x W + b), for three costs: "quadratic" (the book's), "cross_entropy" (softmax outputs)
 and "mse" (PyTorch's MSELoss: the mean over every element, so each sample's cost is averaged over
-the n_L outputs too). Imports only NumPy, never the engine; no training loop, data or printing.
+the n_L outputs too); and convolution and pooling (section 4) as explicit loops over output
+positions. Imports only NumPy, never the engine; no training loop, data or printing.
 """
 from __future__ import annotations
 
@@ -393,3 +394,144 @@ def backprop_rows(weights_rows: Sequence[np.ndarray], biases: Sequence[np.ndarra
         delta = (delta @ weights_rows[-l + 1].T) * sigmoid_prime(zs[-l])
         nabla_w[-l], nabla_b[-l] = activations[-l - 1].T @ delta, delta.sum(axis=0)
     return nabla_w, nabla_b
+
+
+# --- 4. convolution and pooling, NCHW: x (B, C, H, W), one explicit loop per output position ---
+# The textbook way: every output pixel is one window of the input, so its gradient flows back to
+# exactly that window. Slow on purpose (a Python loop per output entry); the engine's im2col and
+# col2im (ops/conv.py) must agree with these to float64 round-off.
+
+def _pair(value: Union[int, Sequence[int]]) -> tuple[int, int]:
+    """3 -> (3, 3); (2, 1) -> (2, 1)."""
+    return (int(value), int(value)) if np.ndim(value) == 0 else (int(value[0]), int(value[1]))
+
+
+def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """x (B, C, H, W) with p_h rows of zeros above and below, p_w columns left and right."""
+    ph, pw = padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def conv2d_forward(x: np.ndarray, W: np.ndarray, b: Union[np.ndarray, None] = None,
+                   stride: Union[int, Sequence[int]] = 1,
+                   padding: Union[int, Sequence[int]] = 0) -> np.ndarray:
+    """z (B, C_out, H_out, W_out) for x (B, C_in, H, W), filters W (C_out, C_in, kH, kW), b (C_out,):
+
+        z[n, o, h, w] = b[o] + sum_{c, i, j} W[o, c, i, j] * x_pad[n, c, h*s_h + i, w*s_w + j]
+
+    with x_pad = x plus ``padding`` zeros on each side and H_out = (H + 2 p_h - kH) // s_h + 1.
+    A cross-correlation (the kernel is not flipped), as in PyTorch.
+    """
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    B, C_in, H, Wd = x.shape
+    C_out, _, kh, kw = W.shape
+    x_pad = _pad(x, (ph, pw))
+    H_out, W_out = (H + 2 * ph - kh) // sh + 1, (Wd + 2 * pw - kw) // sw + 1
+    z = np.zeros((B, C_out, H_out, W_out), dtype=np.result_type(x, W))
+    for n in range(B):
+        for o in range(C_out):
+            for h in range(H_out):
+                for w in range(W_out):
+                    window = x_pad[n, :, h * sh:h * sh + kh, w * sw:w * sw + kw]   # (C_in, kH, kW)
+                    z[n, o, h, w] = np.sum(W[o] * window) + (0.0 if b is None else b[o])
+    return z
+
+
+def conv2d_backward(x: np.ndarray, W: np.ndarray, b: Union[np.ndarray, None], g: np.ndarray,
+                    stride: Union[int, Sequence[int]] = 1, padding: Union[int, Sequence[int]] = 0
+                    ) -> tuple[np.ndarray, np.ndarray, Union[np.ndarray, None]]:
+    """(dx (B, C_in, H, W), dW (C_out, C_in, kH, kW), db (C_out,) or None) for g = dL/dz
+    (B, C_out, H_out, W_out), z = conv2d_forward(x, W, b, stride, padding).
+
+    z[n, o, h, w] touched the window x_pad[n, :, h*s_h : h*s_h + kH, w*s_w : w*s_w + kW] through
+    W[o], so by the chain rule, for every output position:
+
+        dW[o]                  += g[n, o, h, w] * that window        (C_in, kH, kW)
+        dx_pad[n, :, window]   += g[n, o, h, w] * W[o]               (C_in, kH, kW)
+        db[o]                  += g[n, o, h, w]
+
+    and dx is dx_pad without its padding. Summed over positions, dW is the correlation of x with
+    g, and dx is g scattered back through the flipped kernel (a "full" convolution at stride 1).
+    """
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    B, C_in, H, Wd = x.shape
+    C_out, _, kh, kw = W.shape
+    x_pad = _pad(x, (ph, pw))
+    dx_pad = np.zeros(x_pad.shape, dtype=np.result_type(x, g))
+    dW = np.zeros(W.shape, dtype=np.result_type(W, g))
+    db = None if b is None else np.zeros(b.shape, dtype=np.result_type(b, g))
+    for n in range(B):
+        for o in range(C_out):
+            for h in range(g.shape[2]):
+                for w in range(g.shape[3]):
+                    rows, cols = slice(h * sh, h * sh + kh), slice(w * sw, w * sw + kw)
+                    dW[o] += g[n, o, h, w] * x_pad[n, :, rows, cols]
+                    dx_pad[n, :, rows, cols] += g[n, o, h, w] * W[o]
+                    if db is not None:
+                        db[o] += g[n, o, h, w]
+    return dx_pad[:, :, ph:ph + H, pw:pw + Wd], dW, db
+
+
+def _windows(x: np.ndarray, kernel: Union[int, Sequence[int]], stride):
+    """Yield (n, c, h, w, rows, cols): each pooling window of x (B, C, H, W) and its output position."""
+    kh, kw = _pair(kernel)
+    sh, sw = (kh, kw) if stride is None else _pair(stride)
+    B, C, H, W = x.shape
+    for n in range(B):
+        for c in range(C):
+            for h in range((H - kh) // sh + 1):
+                for w in range((W - kw) // sw + 1):
+                    yield n, c, h, w, slice(h * sh, h * sh + kh), slice(w * sw, w * sw + kw)
+
+
+def _pool_shape(x: np.ndarray, kernel, stride) -> tuple[int, int, int, int]:
+    kh, kw = _pair(kernel)
+    sh, sw = (kh, kw) if stride is None else _pair(stride)
+    return x.shape[0], x.shape[1], (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+
+
+def max_pool_forward(x: np.ndarray, kernel: Union[int, Sequence[int]],
+                     stride: Union[int, Sequence[int], None] = None) -> np.ndarray:
+    """y (B, C, H_out, W_out): the largest entry of each kH x kW window of x (B, C, H, W), windows
+    ``stride`` apart (default ``kernel``); H_out = (H - kH) // s_h + 1."""
+    y = np.zeros(_pool_shape(x, kernel, stride), dtype=x.dtype)
+    for n, c, h, w, rows, cols in _windows(x, kernel, stride):
+        y[n, c, h, w] = np.max(x[n, c, rows, cols])
+    return y
+
+
+def max_pool_backward(x: np.ndarray, g: np.ndarray, kernel: Union[int, Sequence[int]],
+                      stride: Union[int, Sequence[int], None] = None) -> np.ndarray:
+    """dx (B, C, H, W) for g = dL/dy (B, C, H_out, W_out), y = max_pool_forward(x, kernel, stride).
+
+    y[n, c, h, w] equals one entry of its window, so g[n, c, h, w] flows to that entry alone: on a
+    tie, the first maximum in row-major order (what ``np.argmax`` returns, and PyTorch's rule).
+    Where windows overlap, an entry collects the gradient of every window it is the maximum of.
+    """
+    dx = np.zeros(x.shape, dtype=np.result_type(x, g))
+    for n, c, h, w, rows, cols in _windows(x, kernel, stride):
+        window = x[n, c, rows, cols]                                    # (kH, kW)
+        i, j = np.unravel_index(np.argmax(window), window.shape)
+        dx[n, c, rows.start + i, cols.start + j] += g[n, c, h, w]
+    return dx
+
+
+def avg_pool_forward(x: np.ndarray, kernel: Union[int, Sequence[int]],
+                     stride: Union[int, Sequence[int], None] = None) -> np.ndarray:
+    """y (B, C, H_out, W_out): the mean of each kH x kW window of x (B, C, H, W)."""
+    y = np.zeros(_pool_shape(x, kernel, stride), dtype=np.result_type(x, np.float32))
+    for n, c, h, w, rows, cols in _windows(x, kernel, stride):
+        y[n, c, h, w] = np.mean(x[n, c, rows, cols])
+    return y
+
+
+def avg_pool_backward(x_shape: tuple[int, int, int, int], g: np.ndarray,
+                      kernel: Union[int, Sequence[int]],
+                      stride: Union[int, Sequence[int], None] = None) -> np.ndarray:
+    """dx of ``x_shape`` (B, C, H, W) for g = dL/dy (B, C, H_out, W_out) of avg_pool_forward: every
+    entry of a window gets g / (kH kW), since each counts 1/(kH kW) in the window's mean."""
+    kh, kw = _pair(kernel)
+    dx = np.zeros(x_shape, dtype=g.dtype)
+    for n, c, h, w, rows, cols in _windows(dx, kernel, stride):
+        dx[n, c, rows, cols] += g[n, c, h, w] / (kh * kw)
+    return dx

@@ -441,6 +441,36 @@ class Tensor:
             idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
         return Tensor.apply(ops.getitem, self, idx=idx)
 
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """Axes start_dim..end_dim merged into one, as a reshape (PyTorch's meaning: everything
+        by default; ``nn.Flatten`` and ``t.flatten(1)`` keep the batch axis): (B,16,4,4) -> (B,256)."""
+        n = max(self.ndim, 1)
+        start, end = start_dim % n, end_dim % n
+        if not (-n <= start_dim < n and -n <= end_dim < n) or start > end:
+            raise ShapeError(f"flatten: start_dim {start_dim} and end_dim {end_dim} do not name axes "
+                             f"start <= end of a tensor of shape {_fmt(self.shape)}")
+        if self.ndim == 0:
+            return self.reshape(1)
+        merged = int(np.prod(self.shape[start:end + 1]))
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
+
+    # ------------------------------------------------------------ convolution and pooling
+    def conv2d(self, W, b=None, stride=1, padding=0) -> "Tensor":
+        """2-D convolution of this NCHW batch (B,C_in,H,W) with W (C_out,C_in,kH,kW) and bias b
+        (C_out,) or None -> (B,C_out,H_out,W_out); see ``ops.conv2d``."""
+        if b is None:
+            return Tensor.apply(ops.conv2d, self, W, stride=stride, padding=padding)
+        return Tensor.apply(ops.conv2d, self, W, b, stride=stride, padding=padding)
+
+    def max_pool2d(self, kernel, stride=None) -> "Tensor":
+        """Largest entry of each kernel window of this NCHW batch (stride defaults to kernel);
+        the gradient goes to each window's first maximum. See ``ops.max_pool2d``."""
+        return Tensor.apply(ops.max_pool2d, self, kernel=kernel, stride=stride)
+
+    def avg_pool2d(self, kernel, stride=None) -> "Tensor":
+        """Mean of each kernel window of this NCHW batch (stride defaults to kernel). See ``ops.avg_pool2d``."""
+        return Tensor.apply(ops.avg_pool2d, self, kernel=kernel, stride=stride)
+
     # ------------------------------------------------------------ losses
     def softmax_cross_entropy(self, target) -> "Tensor":
         """Mean cross-entropy of softmax(self) against ``target``: logits (B,C), target labels (B,) or (B,C)."""

@@ -1,6 +1,7 @@
 """Test kit for people who add ops: ``check_op`` gradient-checks an op over hypothesis-drawn shapes
-and values, always including the shapes that hide bugs, plus reusable strategies (``arrays``,
-``broadcastable_shapes``, ``mlp_sizes``, ``named_shapes``) for your own tests.
+and values (by default distinct and away from 0, so a correct op with kinks such as relu or
+max-pool is never failed), always including the shapes that hide bugs, plus reusable strategies
+(``arrays``, ``broadcastable_shapes``, ``mlp_sizes``, ``named_shapes``) for your own tests.
 
 Needs hypothesis (``pip install tinygrad_mnist[testing]``); the rest of the package does not.
 Leaves out: the finite differences themselves (``gradcheck``).
@@ -20,7 +21,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     raise ImportError("tinygrad_mnist.testing needs hypothesis: pip install tinygrad_mnist[testing] "
                       "(or tinygrad_mnist[dev]) or pip install hypothesis") from None
 
-from .errors import GradcheckError, ShapeError
+from .errors import GradcheckError
 from .gradcheck import gradcheck
 from .tensor import Tensor
 
@@ -29,13 +30,49 @@ ShapeSpec = Union[Tuple[Dim, ...], str]   # ("B", "n") with named sizes, (3, "n"
 
 
 # ------------------------------------------------------------------ strategies
+def distinct_values(rng: np.random.Generator, shapes: Sequence[tuple], low: float = -2.0,
+                    high: float = 2.0, min_abs: float = 0.0) -> List[np.ndarray]:
+    """float64 arrays of ``shapes`` in [low, high] whose entries, over ALL the arrays, differ
+    pairwise and stay away from 0: the kinks of max, max-pool, relu, leaky_relu, abs (ties and 0).
+
+    The n entries are n points of an even grid over [low, high] (less (-gap, gap) around 0, gap =
+    max(min_abs, a quarter of the grid's step)), each moved by less than a quarter step and then
+    shuffled by ``rng``: any two are at least half a step apart, far beyond a finite difference's
+    eps for any array a gradient check can afford.
+    """
+    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+    n = max(sum(sizes), 1)
+    gap = max(min_abs, (high - low) / (4 * n))
+    parts = [(a, b) for a, b in ((low, min(high, -gap)), (max(low, gap), high)) if b > a]
+    if not parts:
+        raise ValueError(f"distinct values: no room for {n} distinct values in [{low}, {high}] away "
+                         f"from 0 (min_abs {min_abs}); widen the range or pass distinct=False")
+    total = sum(b - a for a, b in parts)
+    step = total / n
+    t = (np.arange(n) + 0.5 + rng.uniform(-0.25, 0.25, n)) * step
+    rng.shuffle(t)
+    first = parts[0][1] - parts[0][0]
+    values = np.where(t < first, parts[0][0] + t, parts[-1][0] + (t - first))
+    out, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        out.append(values[start:start + size].reshape(shape))
+        start += size
+    return out
+
+
 def arrays(shape, low: float = -2.0, high: float = 2.0, min_abs: float = 0.0,
-           dtype=np.float64) -> st.SearchStrategy[np.ndarray]:
+           dtype=np.float64, distinct: bool = False) -> st.SearchStrategy[np.ndarray]:
     """Finite float arrays of ``shape`` (a tuple or a strategy of tuples) with entries in
     [low, high]; ``min_abs`` > 0 keeps every |entry| >= min_abs (away from kinks and poles:
-    relu at 0, 1/x, log near 0 with low=min_abs)."""
+    relu at 0, 1/x, log near 0 with low=min_abs). ``distinct=True``: entries pairwise apart and
+    away from 0 (``distinct_values``), so max has no ties; hypothesis then draws a seed, not each
+    value."""
     if not low <= high:
         raise ValueError(f"arrays: need low <= high, got {low} and {high}")
+    if distinct:
+        shapes = shape if isinstance(shape, st.SearchStrategy) else st.just(shape)
+        return st.tuples(shapes, st.integers(0, 2**32 - 1)).map(
+            lambda p: distinct_values(np.random.default_rng(p[1]), [p[0]], low, high, min_abs)[0].astype(dtype))
     width = 8 * np.dtype(dtype).itemsize
     if min_abs > 0:
         parts = []
@@ -148,8 +185,10 @@ def _check_one(op: Callable, arrays_: Sequence[np.ndarray], kwargs: dict, argnam
         gradcheck(lambda *ts: Tensor.apply(op, *ts, **kwargs), *arrays_, atol=atol, rtol=rtol)
     except GradcheckError as e:
         raise GradcheckError(f"{where}: {e}" if not str(e).startswith(where) else str(e)) from None
-    except ShapeError as e:
-        raise GradcheckError(f"{where}: {e}") from None
+    except Exception as e:  # re-raised with the shapes: a bare error from inside hypothesis names none
+        raise GradcheckError(f"{where}: the op raised {type(e).__name__}: {e}. If these shapes are outside "
+                             f"the op's domain, fix those sizes in the shape spec (ints instead of names) "
+                             f"or pass kwargs that fit them") from e
     for name, a, b in zip(argnames, arrays_, originals):
         if not np.array_equal(a, b, equal_nan=True):
             raise GradcheckError(f"{where}: the op modified its input {name} in place; ops must not "
@@ -157,8 +196,8 @@ def _check_one(op: Callable, arrays_: Sequence[np.ndarray], kwargs: dict, argnam
 
 
 def check_op(op: Callable, *shapes: ShapeSpec, kwargs: Optional[dict] = None, low: float = -2.0,
-             high: float = 2.0, min_abs: float = 0.0, max_side: int = 4, max_examples: int = 25,
-             atol: float = 1e-5, rtol: float = 1e-4, seed: int = 0) -> int:
+             high: float = 2.0, min_abs: float = 0.0, distinct: bool = True, max_side: int = 4,
+             max_examples: int = 25, atol: float = 1e-5, rtol: float = 1e-4, seed: int = 0) -> int:
     """Gradient-check ``op`` (the ``ops`` contract: arrays -> (out, vjps)) on many shapes.
 
     One spec per input: a tuple of sizes, ints fixed and names shared (``check_op(linear,
@@ -168,6 +207,12 @@ def check_op(op: Callable, *shapes: ShapeSpec, kwargs: Optional[dict] = None, lo
     gradient or a confused axis cannot hide), every size 1 (batch 1), every size equal (square),
     and broadcasting pairs with size-1 and missing axes. Then ``max_examples`` hypothesis
     cases. Values are float64 in [low, high] with |value| >= min_abs; ``kwargs`` go to the op.
+
+    ``distinct=True`` (the default): within a case no two entries are equal, even across inputs,
+    and none is near 0 (``distinct_values``). A finite difference then never steps over a kink:
+    no tie for max or max-pool to break, no relu or leaky_relu at 0, so a correct op passes.
+    ``distinct=False`` lets hypothesis pick every value, ties and zeros included: for ops
+    that must be smooth there, or to see what a tie does to yours.
 
     Each case checks the engine's gradient against central finite differences (``gradcheck``)
     and that the op mutates neither its inputs nor ``g``. Returns the number of cases checked;
@@ -193,8 +238,11 @@ def check_op(op: Callable, *shapes: ShapeSpec, kwargs: Optional[dict] = None, lo
             a = np.clip(a, low, high)
         return a
 
+    def case_values(case):
+        return distinct_values(rng, case, low, high, min_abs) if distinct else [values(s) for s in case]
+
     for case in _edge_cases(shapes):
-        _check_one(op, [values(s) for s in case], kwargs, argnames, atol, rtol)
+        _check_one(op, case_values(case), kwargs, argnames, atol, rtol)
         count += 1
 
     n_bcast = sum(s == "broadcast" for s in shapes)
@@ -204,16 +252,18 @@ def check_op(op: Callable, *shapes: ShapeSpec, kwargs: Optional[dict] = None, lo
     def cases(draw):
         named = iter(draw(named_shapes(*table, max_side=max_side)) if table else ())
         bcast = iter(draw(broadcastable_shapes(n_bcast, max_side=max_side)) if n_bcast else ())
-        out = []
+        case = []
         for spec in shapes:
             if spec == "any":
-                shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=max_side))
+                case.append(draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=max_side)))
             elif spec == "broadcast":
-                shape = next(bcast)
+                case.append(next(bcast))
             else:
-                shape = next(named)
-            out.append(draw(arrays(shape, low, high, min_abs)))
-        return out
+                case.append(next(named))
+        if distinct:  # one draw for the whole case, so entries differ across inputs too
+            return distinct_values(np.random.default_rng(draw(st.integers(0, 2**32 - 1))), case,
+                                   low, high, min_abs)
+        return [draw(arrays(shape, low, high, min_abs)) for shape in case]
 
     checked = []
 

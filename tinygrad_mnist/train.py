@@ -17,7 +17,7 @@ from .errors import TrainingDiverged
 from .files import atomic_file
 from .data import batches
 from .losses import LOSSES
-from .nn import Module
+from .nn import Module, training_mode
 from .optim import SGD, Optimizer
 from .tensor import Tensor, no_grad
 
@@ -97,9 +97,9 @@ def _correct(out: np.ndarray, y: np.ndarray) -> int:
 
 
 def _evaluate(model: Module, X: np.ndarray, y: np.ndarray, loss_fn, batch_size: int) -> Tuple[float, float]:
-    """(mean loss, accuracy) on arrays already checked by ``check_data``."""
+    """(mean loss, accuracy) on arrays already checked by ``check_data``, in eval mode."""
     total, correct = 0.0, 0
-    with no_grad():
+    with no_grad(), training_mode(model, False):
         for start in range(0, len(X), batch_size):
             xb, yb = X[start:start + batch_size], y[start:start + batch_size]
             out = model(Tensor(xb))
@@ -113,7 +113,8 @@ def evaluate(model: Module, X, y, loss: LossLike = "cross-entropy",
              batch_size: int = EVAL_BATCH) -> Tuple[float, float]:
     """(mean loss, accuracy) of ``model`` on X (N, n_in) with labels y (N,) (or targets (N, C)).
 
-    Runs under ``no_grad`` in chunks of ``batch_size`` rows. Accuracy is the fraction of rows
+    Runs under ``no_grad`` and in eval mode (``Module.eval()``: Dropout off; the model's own
+    mode is restored afterwards), in chunks of ``batch_size`` rows. Accuracy is the fraction of rows
     whose largest output is the label; the loss is the batch-size-weighted mean of ``loss``.
     """
     X, y = check_data(X, y, "X", _param_dtype(model))
@@ -123,9 +124,10 @@ def evaluate(model: Module, X, y, loss: LossLike = "cross-entropy",
 
 
 def predict(model: Module, X, batch_size: int = EVAL_BATCH) -> np.ndarray:
-    """Predicted class (the argmax output) for each row of X (N, n_in) -> int64 (N,)."""
+    """Predicted class (the argmax output) for each row of X (N, n_in) -> int64 (N,), computed
+    in eval mode under ``no_grad`` (the model's own mode is restored afterwards)."""
     X = np.asarray(X, dtype=_param_dtype(model))
-    with no_grad():
+    with no_grad(), training_mode(model, False):
         return np.concatenate([model(Tensor(X[i:i + batch_size])).data.argmax(axis=1)
                                for i in range(0, len(X), batch_size)] or [np.zeros(0, np.int64)])
 
@@ -163,6 +165,8 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
     given, it belongs to the optimizer). Each epoch visits every row once, in mini-batches of
     ``batch_size`` (the last one smaller), in an order drawn from one
     ``numpy.random.default_rng(seed)`` (``data.batches``), so equal seeds give equal runs.
+    The model trains in train mode (``Module.train()``: Dropout active) and is evaluated in eval
+    mode; afterwards it is back in the mode it had before ``fit``.
 
     ``callback(event)`` receives dicts: ``{"event": "batch", "epoch", "epochs", "seen",
     "total", "loss" (running mean this epoch), "seconds"}`` up to ~100 times per epoch, and
@@ -198,37 +202,38 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
     n_batches = math.ceil(n / batch_size)
     report_every = max(1, n_batches // PROGRESS_UPDATES)
     history = History()
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        total, seen = 0.0, 0
-        for b, (xb, yb) in enumerate(batches(X_train, y_train, batch_size, rng=rng), 1):
-            # the training step: kept to these four lines because it is what the benchmark times
-            opt.zero_grad()
-            batch_loss = loss_fn(model(Tensor(xb)), yb)
-            batch_loss.backward()
-            opt.step()
-            total += float(batch_loss.data) * len(xb)
-            seen += len(xb)
-            if callback is not None and (b % report_every == 0 or b == n_batches):
-                callback({"event": "batch", "epoch": epoch, "epochs": epochs, "seen": seen,
-                          "total": n, "loss": total / seen, "seconds": time.perf_counter() - start})
-        train_loss = total / n
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"the training loss became {train_loss}", epoch)
-        # the last step's update comes after its loss was computed: only the weights show it
-        bad = next((name for name, p in model.named_parameters() if not np.isfinite(p.data).all()), None)
-        if bad is not None:
-            raise TrainingDiverged(f"the last step's update made the weights ({bad}) NaN or Inf", epoch)
-        test_loss = test_acc = None
-        if X_test is not None and len(X_test):
-            test_loss, test_acc = _evaluate(model, X_test, y_test, loss_fn, eval_batch_size)
-            if not math.isfinite(test_loss):
-                raise TrainingDiverged(f"the test loss became {test_loss} (the outputs overflow)", epoch)
-        record = {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
-                  "test_accuracy": test_acc, "seconds": time.perf_counter() - start}
-        history.append(record)
-        if callback is not None:
-            callback({"event": "epoch", "epochs": epochs, **record})
+    with training_mode(model, True):  # _evaluate switches to eval mode and back
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            total, seen = 0.0, 0
+            for b, (xb, yb) in enumerate(batches(X_train, y_train, batch_size, rng=rng), 1):
+                # the training step: kept to these four lines because it is what the benchmark times
+                opt.zero_grad()
+                batch_loss = loss_fn(model(Tensor(xb)), yb)
+                batch_loss.backward()
+                opt.step()
+                total += float(batch_loss.data) * len(xb)
+                seen += len(xb)
+                if callback is not None and (b % report_every == 0 or b == n_batches):
+                    callback({"event": "batch", "epoch": epoch, "epochs": epochs, "seen": seen,
+                              "total": n, "loss": total / seen, "seconds": time.perf_counter() - start})
+            train_loss = total / n
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(f"the training loss became {train_loss}", epoch)
+            # the last step's update comes after its loss was computed: only the weights show it
+            bad = next((name for name, p in model.named_parameters() if not np.isfinite(p.data).all()), None)
+            if bad is not None:
+                raise TrainingDiverged(f"the last step's update made the weights ({bad}) NaN or Inf", epoch)
+            test_loss = test_acc = None
+            if X_test is not None and len(X_test):
+                test_loss, test_acc = _evaluate(model, X_test, y_test, loss_fn, eval_batch_size)
+                if not math.isfinite(test_loss):
+                    raise TrainingDiverged(f"the test loss became {test_loss} (the outputs overflow)", epoch)
+            record = {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
+                      "test_accuracy": test_acc, "seconds": time.perf_counter() - start}
+            history.append(record)
+            if callback is not None:
+                callback({"event": "epoch", "epochs": epochs, **record})
     return history
 
 

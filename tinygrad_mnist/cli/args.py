@@ -10,7 +10,7 @@ import os
 from typing import Callable, Optional, Sequence
 
 from ..files import is_special
-from ..limits import MAX_PARAMETERS  # noqa: F401  (also load's limit: one number for both)
+from ..limits import MAX_ACTIVATIONS, MAX_PARAMETERS  # noqa: F401  (re-exported for the commands)
 
 PROG = "tinygrad-mnist"
 DEFAULT_SIZES = (784, 30, 10)  # Nielsen's network, every command's default
@@ -101,3 +101,14 @@ def _float_in(low: float, high: float, low_open: bool = False):
 positive_float = _float_in(0.0, float("inf"), low_open=True)
 fraction = _float_in(0.0, 1.0)
 non_negative_float = _float_in(0.0, float("inf"))
+
+
+def decay_factor(text: str) -> float:
+    """An argparse type for a learning-rate decay: a number in (0, 1] (1: no decay)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value:g}")
+    return value

@@ -12,38 +12,44 @@ from typing import TextIO
 
 import numpy as np
 
+from ..arch import PRESETS, ArchError, build_arch
 from ..data import load_bundled_sample
-from ..figures import check_format, misclassified_grid, require_matplotlib, weights_grid
+from ..figures import check_format, filters_grid, misclassified_grid, require_matplotlib, weights_grid
 from ..limits import MAX_FIGURE_PANELS
-from ..nn import INITS, MLP, Linear
+from ..nn import INITS, MLP, Conv2d, Linear, training_mode
 from ..serialize import load
-from ..tensor import Tensor
+from ..tensor import Tensor, no_grad
 from ..tools.explain import explain
 from ..tools.graphviz import render, to_dot, to_text
 from ..tools.learner import diagnose_file
-from .args import (DEFAULT_SIZES, HIDDEN_ACTIVATIONS, MLP_LOSSES, UsageError, check_output, check_sizes,
-                   int_from, non_negative_int, positive_int)
+from .args import (DEFAULT_SIZES, HIDDEN_ACTIVATIONS, MAX_ACTIVATIONS, MAX_PARAMETERS, MLP_LOSSES, UsageError,
+                   check_output, check_sizes, int_from, non_negative_int, positive_int)
 
 EXPLAIN_LOSSES = MLP_LOSSES + ("mse",)
 # graph runs on random numbers, so no data set bounds its --batch: the picture is the same for
 # any batch (only B in the shapes changes), so a larger one would only spend memory
 MAX_GRAPH_BATCH = 100_000
-# one layer's activations for the whole batch, B x the widest layer: 100M float32 numbers are
-# 400 MB, and a forward and backward pass hold a few such arrays at once
-MAX_ACTIVATIONS = 100_000_000
 
 
 def _add_network_options(p: argparse.ArgumentParser, batch: int, loss: str = "quadratic",
-                         losses=MLP_LOSSES) -> None:
-    p.add_argument("--sizes", metavar="N", type=positive_int, nargs="+", default=list(DEFAULT_SIZES),
-                   help="layer sizes, input first (default: 784 30 10)")
+                         losses=MLP_LOSSES, arch: bool = False) -> None:
+    net = p.add_mutually_exclusive_group()
+    net.add_argument("--sizes", metavar="N", type=positive_int, nargs="+", default=list(DEFAULT_SIZES),
+                     help="MLP layer sizes, input first (default: 784 30 10)")
+    if arch:
+        net.add_argument("--arch", metavar="LAYERS", type=str, default=None,
+                         help="any layer list instead of an MLP, as for train --arch, e.g. \"conv(6,5) relu "
+                              "maxpool(2) flatten linear(10)\" or " + ", ".join(PRESETS)
+                              + " (default loss then: cross-entropy)")
     p.add_argument("--batch", metavar="B", type=positive_int, default=batch,
                    help=f"samples in the batch (default: {batch})")
     mse = "; mse: sigmoid outputs and PyTorch's MSELoss, (a - y)^2 averaged over every element " \
           "(N = B x outputs)" if "mse" in losses else ""
-    p.add_argument("--loss", choices=losses, type=str, default=loss,
+    p.add_argument("--loss", choices=losses, type=str, default=None,
                    help="quadratic: sigmoid outputs and 1/2 |a - y|^2 averaged over the batch (the textbook's); "
-                        f"cross-entropy: softmax on the outputs{mse} (default: {loss})")
+                        f"cross-entropy: softmax on the outputs{mse} (default: {loss}"
+                        + ("; cross-entropy with --arch)" if arch else ")"))
+    p.set_defaults(default_loss=loss)
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed for the weights and the batch (default: 0)")
 
@@ -53,10 +59,11 @@ def add_commands(subparsers) -> None:
     ``add_subparsers()`` result); each sets ``func`` to its handler."""
     e = subparsers.add_parser(
         "explain", help="the shape ledger: backprop op by op, each VJP with its shapes",
-        description="Run one batch of real digits (the bundled sample) through a fresh MLP and print "
+        description="Run one batch of real digits (the bundled sample) through a fresh MLP (or an --arch "
+                    "network, e.g. a convolutional one) and print "
                     "the backward pass op by op: each VJP as a formula with the actual shapes, every "
                     "sum that undoes broadcasting written out.")
-    _add_network_options(e, batch=10, losses=EXPLAIN_LOSSES)
+    _add_network_options(e, batch=10, losses=EXPLAIN_LOSSES, arch=True)
     e.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, type=str, default="sigmoid",
                    help="the hidden layers' activation (default: sigmoid)")
     e.add_argument("--init", choices=INITS, type=str, default="scaled_normal",
@@ -95,11 +102,11 @@ def add_commands(subparsers) -> None:
     d.set_defaults(func=cmd_diagnose)
 
     g = subparsers.add_parser(
-        "graph", help="draw the computation graph of an MLP's loss",
+        "graph", help="draw the computation graph of an MLP's (or an --arch network's) loss",
         description="Draw the graph of one forward pass and its loss: ops as nodes, forward and gradient "
                     "shapes on the edges. Uses Graphviz's dot when installed, else writes a .dot file "
                     "and says how to render it.")
-    _add_network_options(g, batch=1)
+    _add_network_options(g, batch=1, arch=True)
     g.add_argument("-o", "--output", metavar="PATH", type=str, default="net.svg",
                    help="picture to write: .svg, .png, .pdf, or .dot for the text (default: net.svg)")
     g.add_argument("--text", action="store_true", help="also print the graph as an indented tree")
@@ -107,8 +114,9 @@ def add_commands(subparsers) -> None:
 
     s = subparsers.add_parser(
         "show", help="draw a saved model's first-layer weights, or its misclassified test digits",
-        description="Draw the first layer's hidden units as 28x28 images, or with --misclassified the "
-                    "test digits (bundled sample) the model gets wrong. Needs matplotlib. At most "
+        description="Draw the first layer's hidden units as 28x28 images (for a convolutional network: "
+                    "the first convolution's filters), or with --misclassified the test digits (bundled "
+                    "sample) the model gets wrong. Needs matplotlib. At most "
                     f"{MAX_FIGURE_PANELS} are drawn: a wider layer is shown by an even sample of its units.")
     s.add_argument("model", metavar="MODEL.npz", type=str, help="a model written by train --save")
     s.add_argument("-o", "--output", metavar="PICTURE.png", type=str, required=True,
@@ -152,6 +160,35 @@ def _model(sizes, loss: str, seed: int, activation: str = "sigmoid", init: str =
                seed=seed)
 
 
+def _resolve(args) -> None:
+    """Fill in the defaults that depend on --arch (the loss), once, before any work."""
+    if args.loss is None:
+        args.loss = "cross-entropy" if getattr(args, "arch", None) else args.default_loss
+
+
+def _arch_model(args):
+    """The --arch network for 784-pixel rows, its errors worded as being about --arch; refuses a
+    --batch whose widest activation would pass MAX_ACTIVATIONS (measured by a one-row dry run)."""
+    try:
+        model = build_arch(args.arch, (784,), seed=args.seed, max_parameters=MAX_PARAMETERS,
+                           max_values=MAX_ACTIVATIONS // args.batch)
+    except ArchError as e:
+        raise UsageError(f"--arch: {e}") from None
+    widest, t = 784, Tensor(np.zeros((1, 784), np.float32))
+    with no_grad(), training_mode(model, False):
+        for layer in model.layers:
+            t = layer(t)
+            widest = max(widest, t.size)
+    if t.shape != (1, 10):
+        raise UsageError(f"--arch: the network gives outputs of shape {t.shape[1:]} per digit; end it with "
+                         f"linear(10), one score per digit")
+    if args.batch * widest > MAX_ACTIVATIONS:
+        raise UsageError(f"--batch {args.batch} with a layer of {widest:,} values per digit means "
+                         f"{args.batch * widest:,} numbers in one activation, more than the "
+                         f"{MAX_ACTIVATIONS:,} allowed; use a smaller --batch")
+    return model
+
+
 def _loss(model, X, y, loss: str):
     out = model(Tensor(X))
     if loss == "mse":
@@ -162,8 +199,13 @@ def _loss(model, X, y, loss: str):
 # ------------------------------------------------------------------ handlers
 def cmd_explain(args, out: TextIO, err: TextIO) -> int:
     """Print the shape ledger; with --check, exit 1 if any gradient disagrees with manual."""
-    X, y = _digits_batch(args.sizes, args.batch, args.seed)
-    model = _model(args.sizes, args.loss, args.seed, args.activation, args.init)
+    _resolve(args)
+    if args.arch:
+        model = _arch_model(args)
+        X, y = _digits_batch(DEFAULT_SIZES, args.batch, args.seed)
+    else:
+        X, y = _digits_batch(args.sizes, args.batch, args.seed)
+        model = _model(args.sizes, args.loss, args.seed, args.activation, args.init)
     ledger = explain(_loss(model, X, y, args.loss), model=model, columns=args.columns, check=args.check,
                      x=X, y=y, style="module" if args.module_names else "textbook")
     print(ledger.render(), file=out)
@@ -177,6 +219,7 @@ def cmd_explain(args, out: TextIO, err: TextIO) -> int:
 
 def cmd_diagnose(args, out: TextIO, err: TextIO) -> int:
     """Run the learner's file and print the report: exit 0 when it matches, 1 when it differs."""
+    _resolve(args)
     X, y = _digits_batch(args.sizes, args.batch, args.seed)  # check the options before running their code
     model = _model(args.sizes, args.loss, args.seed)
     report = diagnose_file(args.file, model, X, y, loss=args.loss, reduction=args.reduction,
@@ -188,17 +231,23 @@ def cmd_diagnose(args, out: TextIO, err: TextIO) -> int:
 def cmd_graph(args, out: TextIO, err: TextIO) -> int:
     """Render the graph of the MLP's loss to args.output (or a .dot file with instructions)."""
     check_output("-o", args.output)  # /dev/null, a pipe, a directory: refused before any work
-    check_sizes(args.sizes)
+    _resolve(args)
     if args.batch > MAX_GRAPH_BATCH:
         raise UsageError(f"--batch {args.batch}: graph draws batches of at most {MAX_GRAPH_BATCH:,} (the "
                          f"picture is the same for any batch; only B in the shapes changes)")
-    _check_activations(args.sizes, args.batch)
+    if args.arch:
+        model = _arch_model(args)
+        n_in, n_out, what = 784, 10, args.arch
+    else:
+        check_sizes(args.sizes)
+        _check_activations(args.sizes, args.batch)
+        model = _model(args.sizes, args.loss, args.seed)
+        n_in, n_out, what = args.sizes[0], args.sizes[-1], f"{'-'.join(map(str, args.sizes))} MLP"
     rng = np.random.default_rng(args.seed)
-    X = rng.random((args.batch, args.sizes[0]), dtype=np.float32)
-    y = rng.integers(0, args.sizes[-1], args.batch)
-    model = _model(args.sizes, args.loss, args.seed)
+    X = rng.random((args.batch, n_in), dtype=np.float32)
+    y = rng.integers(0, n_out, args.batch)
     loss = _loss(model, X, y, args.loss)
-    title = f"{'-'.join(map(str, args.sizes))} MLP, {args.loss} cost, batch {args.batch}"
+    title = f"{what}, {args.loss} cost, batch {args.batch}"
     if args.text:
         print(to_text(loss, model=model), file=out, end="")
     message = render(to_dot(loss, model=model, title=title), args.output)
@@ -219,6 +268,9 @@ def cmd_show(args, out: TextIO, err: TextIO) -> int:
         data = load_bundled_sample()
         n = misclassified_grid(model, data.X_test, data.y_test, args.output, n=args.n)
         print(f"wrote {args.output}: {n} misclassified test digits", file=out)
+    elif any(isinstance(m, Conv2d) for m in model.modules()):
+        n = filters_grid(model, args.output)
+        print(f"wrote {args.output}: {n} filters of the first convolution", file=out)
     else:
         n = weights_grid(model, args.output)
         units = next(m for m in model.modules() if isinstance(m, Linear)).n_out

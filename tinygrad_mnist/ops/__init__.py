@@ -26,6 +26,7 @@ One file per family: ``elementwise``, ``reduce`` (and the softmax family), ``lin
 ``shape``, ``losses`` (fused), ``conv``. Leaves out: Tensor, recording, backward
 (``tensor.py``, ``autograd.py``).
 """
+from .conv import avg_pool2d, conv2d, max_pool2d
 from .elementwise import (add, astype, broadcast_message, div, exp, log, mul, neg, power, relu, sigmoid,
                           sub, summed_axes, tanh, unbroadcast)
 from .linalg import linear, matmul
@@ -36,6 +37,7 @@ from .shape import getitem, reshape, transpose
 # The differentiable primitives, in the order the API reference lists them.
 PRIMITIVES = (add, sub, mul, div, neg, power, exp, log, sigmoid, tanh, relu, astype, sum, max,
               matmul, linear, reshape, transpose, getitem, softmax, log_softmax,
-              softmax_cross_entropy, quadratic_cost, mse, binary_cross_entropy)
+              softmax_cross_entropy, quadratic_cost, mse, binary_cross_entropy, conv2d, max_pool2d,
+              avg_pool2d)
 
 __all__ = [fn.__name__ for fn in PRIMITIVES] + ["unbroadcast", "summed_axes", "broadcast_message", "PRIMITIVES"]

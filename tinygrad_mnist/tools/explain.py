@@ -262,7 +262,7 @@ def explain(loss: Tensor, *, model: Optional[Module] = None, names=None, style: 
 
     def grad_name(t: Tensor, col: bool) -> str:
         n = tnames[t]
-        if col and n.startswith("z^"):
+        if columns and n.startswith("z^"):  # delta^l in every row, row-form ones (conv2d) included
             return "delta^" + n[2:]
         return f"d{root_name}/d{n}"
 

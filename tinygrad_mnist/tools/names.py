@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import forward_order, walk
-from ..nn import Linear, Module, Sequential, Sigmoid
+from ..nn import Conv2d, Linear, Module, Sequential, Sigmoid
 from ..tensor import Tensor
 
 
@@ -46,9 +46,10 @@ def parameter_names(model: Optional[Module] = None, names=None, style: str = "te
     """({parameter tensor: display name}, {display name: module name}) for the ledger and graph.
 
     ``names``: a mapping name -> Tensor (``dict(model.named_parameters())``) or Tensor -> name;
-    used as given. ``model``: its ``named_parameters()``; with style "textbook" the Linear
-    layers' weights and biases are called W1, b1, W2, b2, ... in order (the module names go in
-    the legend), with style "module" they keep their module names (``layers.0.weight``).
+    used as given. ``model``: its ``named_parameters()``; with style "textbook" the weights and
+    biases of the Linear and Conv2d layers are called W1, b1, W2, b2, ... in order (layer l of
+    the textbook; the module names go in the legend), with style "module" they keep their
+    module names (``layers.0.weight``).
     """
     if style not in ("textbook", "module"):
         raise ValueError(f"style must be 'textbook' or 'module', got {style!r}")
@@ -65,10 +66,10 @@ def parameter_names(model: Optional[Module] = None, names=None, style: str = "te
         if not isinstance(model, Module):
             raise TypeError(f"model must be a tinygrad_mnist Module, got {type(model).__name__}")
         module_names = {p: n for n, p in model.named_parameters()}
-        linears = _linear_layers(model)
+        layers = _weighted_layers(model)
         textbook = {}
-        if style == "textbook" and linears:
-            for l, layer in enumerate(linears, 1):
+        if style == "textbook" and layers:
+            for l, layer in enumerate(layers, 1):
                 textbook[layer.weight] = f"W{l}"
                 textbook[layer.bias] = f"b{l}"
         for p, module_name in module_names.items():
@@ -80,14 +81,15 @@ def parameter_names(model: Optional[Module] = None, names=None, style: str = "te
     return display, legend
 
 
-def _linear_layers(model: Module) -> List[Linear]:
-    """The Linear layers of a model, first to last."""
-    return [m for m in model.modules() if isinstance(m, Linear)]
+def _weighted_layers(model: Module) -> List[Module]:
+    """The Linear and Conv2d layers of a model (a layer, a nested Sequential, ...), first to last."""
+    return [m for m in model.modules() if isinstance(m, (Linear, Conv2d))]
 
 
 def tensor_names(tensors: List[Tensor], params: Dict[Tensor, str], root: Tensor) -> Dict[Tensor, str]:
-    """Names for every tensor of the graph: parameters as given; z1, a1, z2, ... for layer
-    outputs and their activations; x for the network input; L for the root; else .name or t1, t2."""
+    """Names for every tensor of the graph: parameters as given; z1, a1, z2, ... for the outputs
+    of linear and conv2d layers and their activations; x for the network input; L for the root;
+    else .name or t1, t2."""
     names: Dict[Tensor, str] = dict(params)
     taken = set(names.values())
     layer = 0
@@ -97,7 +99,8 @@ def tensor_names(tensors: List[Tensor], params: Dict[Tensor, str], root: Tensor)
         parents = [p for p in t.node.inputs or () if p is not None]
         bias = [names.get(p, "") for p in parents if p in params]
         op = t.node.op
-        if op is ops.linear or (op is ops.add and any(n.startswith("b") and n[1:].isdigit() for n in bias)):
+        if op in (ops.linear, ops.conv2d) or (op is ops.add and any(n.startswith("b") and n[1:].isdigit()
+                                                                     for n in bias)):
             layer += 1
             for p in parents[:1] if layer == 1 else ():
                 if p.is_leaf and p not in names and not p.requires_grad:
