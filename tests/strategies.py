@@ -10,19 +10,16 @@ import numpy.typing as npt
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tinygrad_mnist import testing  # the public strategies; this file holds the suite's own
+
 COSTS = ("quadratic", "cross_entropy")
 
 
 def mlp_sizes(min_layers: int = 2, max_layers: int = 5, max_units: int = 64
               ) -> st.SearchStrategy[list[int]]:
-    """Layer sizes [n_0, ..., n_L] for L weight layers, min_layers <= L <= max_layers.
-
-    Every n_l is in [1, max_units]; the list always holds the input n_0 and the output n_L, so
-    the defaults give 1-4 hidden layers (min_layers=1 allows none: logistic regression).
-    """
-    if not 1 <= min_layers <= max_layers:
-        raise ValueError(f"need 1 <= min_layers <= max_layers; got {min_layers}, {max_layers}")
-    return st.lists(st.integers(1, max_units), min_size=min_layers + 1, max_size=max_layers + 1)
+    """``testing.mlp_sizes`` with the suite's wider defaults: 1-4 hidden layers of up to 64 units
+    (min_layers=1 allows none: logistic regression)."""
+    return testing.mlp_sizes(min_layers, max_layers, max_units)
 
 
 def batch_sizes(min_size: int = 1, max_size: int = 16) -> st.SearchStrategy[int]:
@@ -45,17 +42,13 @@ def float_arrays(shape: int | tuple[int, ...] | st.SearchStrategy[tuple[int, ...
                  dtype: npt.DTypeLike = np.float64, min_value: float = -3.0,
                  max_value: float = 3.0) -> st.SearchStrategy[np.ndarray]:
     """Arrays of `shape` (a tuple or a strategy of tuples) with finite values in [min, max]."""
-    dtype = np.dtype(dtype)
-    elements = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False,
-                         width=8 * dtype.itemsize)
-    return hnp.arrays(dtype, shape, elements=elements)
+    return testing.arrays(shape, min_value, max_value, dtype=np.dtype(dtype))
 
 
 def broadcastable_shapes(max_dims: int = 3, max_side: int = 4
                          ) -> st.SearchStrategy[tuple[tuple[int, ...], tuple[int, ...]]]:
     """Pairs (shape_a, shape_b) that broadcast together under NumPy's rules, incl. 0-d ()."""
-    return hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=max_dims,
-                                             max_side=max_side).map(lambda b: b.input_shapes)
+    return testing.broadcastable_shapes(2, max_dims, max_side)
 
 
 def matmul_shapes(max_batch_dims: int = 1, max_side: int = 5
@@ -90,8 +83,7 @@ def nonzero_arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]],
                    min_abs: float = 0.25, max_abs: float = 3.0) -> st.SearchStrategy[np.ndarray]:
     """float64 arrays with every |x| in [min_abs, max_abs], either sign: away from relu's kink,
     the pole of 1/x and the singular point of x**p at 0."""
-    magnitude = st.floats(min_abs, max_abs)
-    return hnp.arrays(np.float64, shape, elements=st.one_of(magnitude, magnitude.map(lambda v: -v)))
+    return testing.arrays(shape, -max_abs, max_abs, min_abs=min_abs)
 
 
 @st.composite
