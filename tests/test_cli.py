@@ -121,7 +121,7 @@ def test_train_saves_model_and_metrics(capsys, tmp_path, sample):
     assert len([line for line in out.splitlines() if line.startswith("epoch ")]) == 2
     history = json.loads(metrics.read_text())
     assert [r["epoch"] for r in history] == [1, 2]
-    assert set(history[0]) == {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}
+    assert set(history[0]) == {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "diverged"}
     model = serialize.load(model_path)
     assert model.sizes == [784, 16, 10] and model.activation == "relu"
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".tmp")] == []

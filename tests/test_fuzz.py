@@ -101,8 +101,8 @@ def check_clean(argv, status, out, err):
     assert status in STATUSES, (argv, status, err)
     assert "Traceback" not in err and "Traceback" not in out, (argv, err)
     lines = err.strip().splitlines()
-    if status == 0:
-        assert err == "", (argv, err)
+    if status == 0:  # nothing on stderr but train's divergence warning
+        assert all(line.startswith("tinygrad-mnist train: warning: ") for line in lines), (argv, err)
         return
     assert lines, (argv, status, "no error message")
     assert ": error: " in lines[-1], (argv, err)
@@ -140,6 +140,7 @@ TRAIN_VALUES = {
     "--dataset": (["mnist", "fashion-mnist"], ["cifar", ""]),
     "--data": (PATHS, []),
     "--limit": (["1", "2", "50", "99999999999999999999999"], NUMBER_JUNK[:-1]),
+    "--threads": (["1", "2"], NUMBER_JUNK),
     "--save": (OUT_PATHS, []),
     "--metrics": (OUT_PATHS, []),
     "--plot": (OUT_PATHS, []),

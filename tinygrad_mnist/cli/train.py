@@ -23,7 +23,8 @@ from ..nn import INITS, MLP, Linear, Module, predict_proba
 from ..optim import SGD, Adam
 from ..serialize import load, save
 from ..tensor import detect_anomaly
-from ..train import confusion_matrix, fit, predict, save_history
+from ..threads import resolve as resolve_threads
+from ..train import EVAL_BATCH, confusion_matrix, fit, predict, save_history
 from .args import (DEFAULT_SIZES, PROG, UsageError, check_output, check_sizes, fraction, non_negative_float,
                    non_negative_int, positive_float, positive_int)
 
@@ -48,6 +49,9 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
                           "file (mnist.pkl.gz, a Kaggle train.csv)")
     p.add_argument("--limit", metavar="N", type=positive_int, default=None,
                    help="use only the first N training and N test images (quick runs)")
+    p.add_argument("--threads", metavar="N", type=positive_int, default=None,
+                   help="BLAS threads for the matrix products (default: the policy of "
+                        "tinygrad_mnist.threads: 1 for an MLP, whose products are too small to share)")
 
 
 def add_commands(sub) -> None:
@@ -99,7 +103,7 @@ def add_commands(sub) -> None:
                         "first one, naming the op; exit status 1")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", usage="%(prog)s MODEL.npz [--dataset NAME | --data PATH] [--limit N]",
+    e = sub.add_parser("evaluate", usage="%(prog)s MODEL.npz [--dataset NAME | --data PATH] [--limit N] [--threads N]",
                        help="accuracy and confusion matrix of a saved model",
                        description="Evaluate a model saved by `train --save` on a test set.")
     e.add_argument("model", metavar="MODEL.npz", type=str, help="a model written by train --save")
@@ -231,9 +235,11 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         opt = SGD(model.parameters(), lr=lr, momentum=args.momentum, weight_decay=args.weight_decay)
     else:
         opt = Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
+    threads = resolve_threads(args.threads, model, max(args.batch_size, EVAL_BATCH))  # fit's own choice
     if not args.quiet:
         print(f"model: {model}, {args.loss} loss, {args.optimizer} lr {lr:g}, batch {args.batch_size}, "
-              f"{args.epochs} epochs, {len(X_train)} training / {len(X_test)} test images", file=out)
+              f"{args.epochs} epochs, {len(X_train)} training / {len(X_test)} test images, "
+              f"{threads} BLAS thread{'s' * (threads != 1)}", file=out)
     bar = _ProgressBar(err) if not args.quiet and _is_tty(err) and _is_tty(out) else None
     title = f"{model} on {data.name}"
     # (weights, history) as of the last completed epoch: what Ctrl-C writes. A mid-epoch
@@ -245,7 +251,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if bar is not None:
                 bar.update(ev)
             return
-        record = {k: ev[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")}
+        record = {k: ev[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "diverged")}
         snapshot = {"weights": [p.data.copy() for p in model.parameters()],
                     "history": done["history"] + [record]}
         done.update(snapshot)  # one step, before the epoch line announces it
@@ -253,6 +259,11 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             bar.clear()
         if not args.quiet:
             print(_epoch_line(ev, len(X_test)), file=out, flush=True)
+        if ev["warning"] and not done.get("warned"):  # once: the first diverged epoch says it
+            done["warned"] = True
+            print(f"{PROG} train: warning: epoch {ev['epoch']}: {ev['warning']}; lower --lr (now {lr:g}), "
+                  f"or rerun with --detect-anomaly to stop at the first op that gives NaN or Inf",
+                  file=err, flush=True)
 
     start = time.perf_counter()
     # NumPy's overflow warnings would add lines to stderr; divergence is reported by fit
@@ -262,7 +273,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), checks:
             history = fit(model, X_train, y_train, X_test, y_test, loss=args.loss, optimizer=opt,
                           epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                          callback=report)
+                          callback=report, threads=threads)
     except KeyboardInterrupt:
         if bar is not None:
             bar.clear()
@@ -319,7 +330,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if len(X) == 0:
         raise UsageError(f"{data.source or data.name}: holds no test images to evaluate on")
     _check_model_fits(n_in, n_out, X, [y], args.model)
-    pred = predict(model, X)
+    pred = predict(model, X, threads=args.threads)
     cm = confusion_matrix(y, pred, n_classes=n_out)
     correct = int(np.trace(cm))
     print(f"accuracy {100 * correct / len(y):.2f}% ({correct} / {len(y)} {data.name} test images)", file=out)
