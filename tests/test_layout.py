@@ -23,7 +23,7 @@ PACKAGE = Path(tinygrad_mnist.__file__).parent
 RANKS = {
     "errors": 0, "files": 0, "manual": 0, "threads": 0, "progress": 0, "interop": 5, "data": 1, "ops": 1, "autograd": 2, "tensor": 3,
     "gradcheck": 4, "nn": 4, "losses": 4, "optim": 4, "testing": 5, "serialize": 5, "train": 5,
-    "digits": 2, "figures": 6, "tools": 7, "explain": 8, "diagnose": 8, "cli": 9, "__main__": 10,
+    "digits": 2, "prepare": 1, "figures": 6, "tools": 7, "explain": 8, "diagnose": 8, "cli": 9, "__main__": 10,
 }
 
 

@@ -35,9 +35,9 @@ def test_policy_is_one_thread_for_mlps_and_all_cores_for_huge_products(monkeypat
     assert threads.policy(huge, 10) == 1
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
-def test_resolve_refuses_what_is_not_a_positive_int(bad):
-    with pytest.raises(ValueError, match="threads: expected a positive integer"):
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, 1025, 10 ** 23])
+def test_resolve_refuses_what_is_not_a_thread_count(bad):
+    with pytest.raises(ValueError, match="threads: expected an integer from 1 to 1024"):
         threads.resolve(bad, MLP([4, 2]), 10)
 
 
@@ -93,3 +93,5 @@ def test_cli_says_and_takes_the_thread_count(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--threads", "0"])
     assert "argument --threads: expected a positive integer, got 0" in capsys.readouterr().err
+    assert cli.main(["train", "--threads", "99999999999999999999999"]) == 2
+    assert "error: threads: expected an integer from 1 to 1024" in capsys.readouterr().err

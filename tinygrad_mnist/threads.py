@@ -19,10 +19,11 @@ from typing import Iterator, Optional
 
 from threadpoolctl import threadpool_limits
 
-__all__ = ["PARALLEL_FLOPS", "policy", "resolve", "limit", "available"]
+__all__ = ["PARALLEL_FLOPS", "MAX_THREADS", "policy", "resolve", "limit", "available"]
 
 # A product of fewer floating-point operations than this runs on one thread (see above).
 PARALLEL_FLOPS = 1e9
+MAX_THREADS = 1024  # more is a typo (BLAS libraries cap far lower: this OpenBLAS at 64)
 
 
 def available() -> int:
@@ -47,8 +48,9 @@ def resolve(threads: Optional[int], model, batch_size: int) -> int:
     """``threads`` if given (an int >= 1), else ``policy(model, batch_size)``."""
     if threads is None:
         return policy(model, batch_size)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads: expected a positive integer or None (the policy), got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads: expected an integer from 1 to {MAX_THREADS} or None (the policy), "
+                         f"got {threads!r}")
     return threads
 
 

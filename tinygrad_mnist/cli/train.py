@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence, TextIO
 import numpy as np
 
 from ..data import download, load_dataset, load_path
-from ..digits import load_digit
+from ..digits import load_digit, write_png
 from ..errors import AnomalyError, ModelFileError
 from ..figures import plot_history, require_matplotlib
 from ..nn import INITS, MLP, Linear, Module, predict_proba
@@ -110,17 +110,24 @@ def add_commands(sub) -> None:
     _add_data_options(e)
     e.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", usage="%(prog)s MODEL.npz FILE... [--invert]",
+    p = sub.add_parser("predict", usage="%(prog)s MODEL.npz FILE... [--background auto|light|dark] "
+                                        "[--show-input INPUT.png]",
                        help="classify digit images with a saved model",
                        description="Print the predicted digit and the class probabilities for each "
-                                   "image: a 28x28 greyscale PNG or PGM, or a .npy array of shape "
-                                   "(28, 28) or (784,). Pixels are scaled to [0, 1]. MNIST digits "
-                                   "are WHITE on a BLACK background: use --invert for dark ink on "
-                                   "white paper.")
+                                   "picture of one digit: a drawing, a scan or a photo of any size "
+                                   "(PNG, JPEG, BMP, GIF, TIFF, WebP, PGM; grey, colour or with "
+                                   "transparency), prepared the way MNIST was made: white ink on "
+                                   "black, cropped, scaled to fit 20x20 and centred by its centre of "
+                                   "mass in 28x28. A .npy array of shape (28, 28) or (784,) is taken "
+                                   "as a network input, unchanged.")
     p.add_argument("model", metavar="MODEL.npz", type=str, help="a model written by train --save")
-    p.add_argument("files", metavar="FILE", type=str, nargs="+", help="PNG, PGM or .npy images")
-    p.add_argument("--invert", action="store_true",
-                   help="use 1 - pixel: for dark digits on a light background")
+    p.add_argument("files", metavar="FILE", type=str, nargs="+", help="pictures of digits, or .npy inputs")
+    p.add_argument("--background", choices=("auto", "light", "dark"), type=str, default="auto",
+                   help="the paper behind the ink: light (dark ink on white), dark (light ink, as "
+                        "MNIST) or auto: told from the picture's border (default: auto)")
+    p.add_argument("--invert", action="store_true", help="the same as --background light")
+    p.add_argument("--show-input", metavar="INPUT.png", type=str, default=None,
+                   help="write the 28x28 input the network saw (several files: side by side, in order)")
     p.set_defaults(func=cmd_predict)
 
     d = sub.add_parser("download", usage="%(prog)s [--dataset NAME] [--cache-dir DIR]",
@@ -345,11 +352,14 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    check_output("--show-input", args.show_input)
     model = load(args.model)
     n_in, _ = _model_sizes(model, args.model)
     if n_in != 784:
         raise UsageError(f"{args.model}: the model takes {n_in} inputs; a 28x28 image has 784")
-    X = np.stack([load_digit(f, invert=args.invert) for f in args.files])
+    X = np.stack([load_digit(f, invert=args.invert, background=args.background) for f in args.files])
+    if args.show_input:
+        write_png(args.show_input, np.concatenate(list(X.reshape(-1, 28, 28)), axis=1))
     probs = predict_proba(model, X)
     for name, p in zip(args.files, probs):
         k = int(p.argmax())
