@@ -57,9 +57,11 @@ class ProgressBar:
         self.drawn = 0               # length of the terminal line on screen, 0 if none
         self.last = 0.0
         self.handle = None           # the notebook's display handle
+        self.batch: Optional[dict] = None  # the last batch event (the notebook keeps its full bar)
 
     def __call__(self, event: dict) -> None:
         if event["event"] == "batch":
+            self.batch = event
             now = time.perf_counter()
             if now - self.last < 0.1 and event["seen"] < event["total"]:
                 return
@@ -74,7 +76,7 @@ class ProgressBar:
         elif event["event"] == "epoch":
             self.lines.append(epoch_line(event))
             if self.notebook:
-                self._show_html(None)
+                self._show_html(self.batch)
                 return
             if self.drawn:
                 self.stream.write("\r" + " " * self.drawn + "\r")
@@ -83,8 +85,8 @@ class ProgressBar:
             self.stream.flush()
 
     def html(self, event: Optional[dict]) -> str:
-        """The notebook's view: a <progress> bar for ``event`` (None: the last epoch's end) above
-        the epoch lines so far."""
+        """The notebook's view: the epoch lines so far above a <progress> bar for the batch
+        ``event`` (None: no bar)."""
         if event is None:
             bar = ""
         else:

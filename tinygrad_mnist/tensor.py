@@ -375,6 +375,23 @@ class Tensor:
             extra.append("requires_grad=True")
         return f"Tensor({body}, {', '.join(extra)})"
 
+    def _repr_html_(self) -> str:
+        """What Jupyter shows for a tensor: shape, dtype, the op that made it, its gradient's
+        state, and the values, abridged as ``repr`` abridges them."""
+        import html
+        facts = [f"<b>Tensor</b> {_fmt(self.shape)} {self.dtype}"]
+        if self.name:
+            facts.append(f"name <code>{html.escape(self.name)}</code>")
+        if self.node is not None:
+            facts.append(f"made by <code>{html.escape(self.node.name)}</code>")
+        elif self.requires_grad:
+            facts.append("parameter (requires grad)")
+        if self.grad is not None:
+            facts.append(f"grad {_fmt(self.grad.shape)}, |grad| max {float(np.abs(self.grad).max(initial=0)):.3g}")
+        body = np.array2string(self.data, precision=4, threshold=60, edgeitems=3, separator=", ")
+        return (f"<div>{' &middot; '.join(facts)}"
+                f"<pre style=\"margin:0.3em 0\">{html.escape(body)}</pre></div>")
+
     # ------------------------------------------------------------ constructors
     @staticmethod
     def zeros(*shape, dtype=DEFAULT_DTYPE, requires_grad: bool = False) -> "Tensor":
