@@ -12,29 +12,20 @@ Not collected by pytest (no test_ prefix); nothing here asserts a time.
 """
 from __future__ import annotations
 
-import os
-import sys
-
-# BLAS reads its thread count once, when NumPy loads, so --blas-threads must act before the
-# imports below. Default 1: on this 2-core machine OpenBLAS's and PyTorch's spinning worker
-# threads fight each other in one process, and a threaded OpenBLAS under load from another
-# process made a batch-100 step 50x slower (15.6 ms against 0.29 ms single-threaded, measured).
-_threads = sys.argv[sys.argv.index("--blas-threads") + 1] if "--blas-threads" in sys.argv[:-1] else "1"
-if _threads != "0":
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_var] = _threads
-
 import argparse
+import contextlib
 import gc
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 import tracemalloc
 
 import numpy as np
 
-from tinygrad_mnist import Tensor, manual, no_grad
+from tinygrad_mnist import Tensor, manual, no_grad, threads
 from tinygrad_mnist.data import load_bundled_sample, read_idx
 from tinygrad_mnist.nn import MLP
 from tinygrad_mnist.optim import SGD
@@ -145,8 +136,6 @@ def make_engine_raw(sizes, dtype):
 def make_torch(sizes, dtype):
     """PyTorch eager: nn.Linear/Sigmoid, F.cross_entropy, torch.optim.SGD."""
     import torch
-    if os.environ.get("OPENBLAS_NUM_THREADS"):  # same thread budget as NumPy's BLAS
-        torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
     weights, biases = initial_params(sizes, dtype)
     layers = []
     for i, (W, b) in enumerate(zip(weights, biases)):
@@ -276,11 +265,9 @@ def memory_over_epochs(X, y, epochs, batch=10):
 
 
 def blas_threads() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-        return ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info())
-    except ImportError:
-        return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    from threadpoolctl import threadpool_info
+    return ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
+                     if i["user_api"] == "blas")
 
 
 def main(argv=None) -> int:
@@ -289,10 +276,22 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds per configuration (default 5, quick 5)")
     parser.add_argument("--json", type=str, default=None, help="also write the results to this JSON file")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="BLAS threads for NumPy and PyTorch alike (default 1; 0 leaves the libraries' own choice)")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="BLAS threads for NumPy and PyTorch alike (default: the package's policy, "
+                             "tinygrad_mnist.threads, which gives 1 for these networks; 0 leaves the "
+                             "libraries' own choice)")
     args = parser.parse_args(argv)
+    # The package's thread policy (the one fit and the CLI use), unless told otherwise: on 2 cores
+    # OpenBLAS's and PyTorch's spinning worker threads fight each other in one process, and a
+    # threaded OpenBLAS under load from another process made a batch-100 step 50x slower.
+    n = args.blas_threads
+    if n is None:
+        n = max(threads.policy(MLP(sizes), 100) for sizes in NETWORKS.values())
+    with contextlib.nullcontext() if n == 0 else threads.limit(n):
+        return _main(args, n)
 
+
+def _main(args, n_threads: int) -> int:
     ds = load_bundled_sample()  # the same real 10k digits on every machine, cached MNIST or not
     X, y, X_test = ds.X_train, ds.y_train, ds.X_test
     contenders = [c for c in CONTENDERS if c != "pytorch eager" or (torch_available() and not args.no_torch)]
@@ -310,6 +309,8 @@ def main(argv=None) -> int:
         print("# pytorch eager: skipped (torch not importable or --no-torch)")
     else:
         import torch
+        if n_threads:
+            torch.set_num_threads(n_threads)  # the same budget as NumPy's BLAS
         print(f"# pytorch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"# {len(X)} real MNIST training digits per round, {rounds} rounds, interleaved; medians")
     times = time_training(X, y, configs, contenders, rounds, rng)
