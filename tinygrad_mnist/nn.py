@@ -18,7 +18,7 @@ from . import ops
 from .errors import ShapeError, fmt_shape
 from .tensor import DEFAULT_DTYPE, Tensor, no_grad, updatable
 
-__all__ = ["Module", "Linear", "Sigmoid", "Tanh", "ReLU", "Softmax", "Sequential", "MLP", "INITS",
+__all__ = ["Module", "Linear", "Sigmoid", "Tanh", "ReLU", "Softmax", "Sequential", "MLP", "INITS", "LoadedKeys",
            "ACTIVATIONS", "LAYERS", "build", "predict_proba"]
 
 RngLike = Union[None, int, np.random.Generator]
