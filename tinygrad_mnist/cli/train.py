@@ -23,7 +23,7 @@ from ..nn import INITS, MLP, Linear, Module, predict_proba
 from ..optim import SGD, Adam
 from ..serialize import load, save
 from ..tensor import detect_anomaly
-from ..threads import resolve as resolve_threads
+from ..threads import limit, resolve as resolve_threads
 from ..train import EVAL_BATCH, confusion_matrix, fit, predict, save_history
 from .args import (DEFAULT_SIZES, PROG, UsageError, check_output, check_sizes, fraction, non_negative_float,
                    non_negative_int, positive_float, positive_int)
@@ -360,7 +360,8 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     X = np.stack([load_digit(f, invert=args.invert, background=args.background) for f in args.files])
     if args.show_input:
         write_png(args.show_input, np.concatenate(list(X.reshape(-1, 28, 28)), axis=1))
-    probs = predict_proba(model, X)
+    with limit(resolve_threads(None, model, len(X))):
+        probs = predict_proba(model, X)
     for name, p in zip(args.files, probs):
         k = int(p.argmax())
         print(f"{name}: {k} ({100 * p[k]:.1f}%)  " + " ".join(f"{j}:{q:.3f}" for j, q in enumerate(p)),
