@@ -28,7 +28,7 @@ def shape(digit: np.ndarray, scale: float) -> np.ndarray:
     rows, cols = np.flatnonzero(digit.max(1) > 0.1), np.flatnonzero(digit.max(0) > 0.1)
     crop = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
     h, w = crop.shape
-    big = Image.fromarray(crop, mode="F").resize((max(1, round(w * scale)), max(1, round(h * scale))),
+    big = Image.fromarray(crop).resize((max(1, round(w * scale)), max(1, round(h * scale))),
                                                   Image.Resampling.BICUBIC)
     return np.asarray(big) > 0.5
 
@@ -57,13 +57,13 @@ def thin(mask: np.ndarray) -> np.ndarray:
 
 def grow(mask: np.ndarray, size: int) -> np.ndarray:
     """Strokes widened by ``size - 1`` pixels (a size x size maximum filter; size odd)."""
-    im = Image.fromarray(mask.astype(np.uint8) * 255, mode="L").filter(ImageFilter.MaxFilter(size))
+    im = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(size))
     return np.asarray(im) > 127
 
 
 def soften(mask: np.ndarray, radius: float = 1.0) -> np.ndarray:
     """Anti-aliased ink in [0, 1] from a bool mask, as a drawing program paints it."""
-    im = Image.fromarray(mask.astype(np.uint8) * 255, mode="L").filter(ImageFilter.GaussianBlur(radius))
+    im = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(radius))
     return np.asarray(im, np.float32) / 255.0
 
 
@@ -88,7 +88,7 @@ def save(im: Image.Image, fmt: str, **options) -> bytes:
 
 
 def grey8(x: np.ndarray) -> Image.Image:
-    return Image.fromarray(np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8), mode="L")
+    return Image.fromarray(np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8))
 
 
 # ------------------------------------------------------------------ the kinds: digit, rng -> file bytes
@@ -132,7 +132,7 @@ def transparent(d, rng):
     ink = centred(soften(shape(d, 5)), 140, 140, rng, jitter=10)
     rgba = np.zeros((140, 140, 4), np.uint8)
     rgba[..., 3] = np.rint(ink * 255)  # black ink: colour 0, only alpha says where the ink is
-    return save(Image.fromarray(rgba, mode="RGBA"), "PNG")
+    return save(Image.fromarray(rgba), "PNG")
 
 
 def photo(d, rng):
@@ -148,7 +148,7 @@ def photo(d, rng):
     grey = grey + rng.normal(0.0, 0.04, grey.shape)
     tint = np.array([1.0, 0.95, 0.85])  # warm indoor light
     rgb = np.rint(np.clip(grey[..., None] * tint, 0, 1) * 255).astype(np.uint8)
-    return save(Image.fromarray(rgb, mode="RGB"), "JPEG", quality=80)
+    return save(Image.fromarray(rgb), "JPEG", quality=80)
 
 
 KINDS: Dict[str, Tuple[Callable, str]] = {

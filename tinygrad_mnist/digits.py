@@ -115,14 +115,11 @@ def encode_png(image: np.ndarray) -> bytes:
     """PNG bytes of ``image``: uint8 (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or
     (H, W, 4) RGBA; float arrays with values in [0, 1] are scaled to 0..255 first."""
     image = _to_uint8(np.asarray(image), "encode_png")
-    modes = {2: "L", 3: {2: "LA", 3: "RGB", 4: "RGBA"}}
-    mode = modes.get(image.ndim)
-    mode = mode.get(image.shape[2]) if isinstance(mode, dict) else mode
-    if mode is None or 0 in image.shape:
+    if not (image.ndim == 2 or image.ndim == 3 and image.shape[2] in (2, 3, 4)) or 0 in image.shape:
         raise ValueError(f"encode_png: expected a non-empty (H, W) or (H, W, C) image with C in "
                          f"{{2, 3, 4}}, got shape {image.shape}")
     buf = io.BytesIO()
-    _pillow().fromarray(np.ascontiguousarray(image), mode).save(buf, "PNG")
+    _pillow().fromarray(np.ascontiguousarray(image)).save(buf, "PNG")  # L, LA, RGB or RGBA by the shape
     return buf.getvalue()
 
 

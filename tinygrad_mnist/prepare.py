@@ -54,7 +54,7 @@ def _resize(x: np.ndarray, width: int, height: int) -> np.ndarray:
     from PIL import Image
     shrink = width <= x.shape[1] and height <= x.shape[0]
     method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
-    return np.array(Image.fromarray(np.ascontiguousarray(x, np.float32), mode="F").resize((width, height), method))
+    return np.array(Image.fromarray(np.ascontiguousarray(x, np.float32)).resize((width, height), method))
 
 
 def _sample(x: np.ndarray) -> np.ndarray:
