@@ -20,8 +20,8 @@ SIDE = 28                 # ... centred by its centre of mass in 28x28
 CENTRE = (14.0, 14.0)     # where MNIST's centres of mass lie (row, column): 13.99, 14.01 on average
                           # over its 10,000 test digits
 MID = 80                  # strokes are measured and evened out with the digit scaled to fit 80x80 ...
-STROKE = 8.2              # ... where MNIST's strokes are 8.2 px wide (median over 2,000 test digits;
-                          # 10% are under 6.0, 10% over 11.7), by 2 * area / perimeter at half intensity
+STROKE = 7.4              # ... where MNIST's strokes are 7.4 px wide (``_stroke_width``, median over
+                          # its first 2,000 test digits; 10% are under 5.5, 10% over 10.3)
 MIN_CONTRAST = 0.1        # ink must stand this far (on a 0..1 scale) above the background
 MIN_INK = 10              # pixels of clear ink, at least, for a digit
 INK_SHARE = 0.1           # marks weaker than this share of the ink's core are background (a shadow)
