@@ -269,21 +269,21 @@ def test_predict_bad_images_exit_2(capsys, tmp_path, model_file, make, fragment)
 def test_download_reports_progress_and_where(capsys, monkeypatch, tmp_path):
     calls = {}
 
-    def fake_download(dataset, cache_dir=None, progress=None):
-        calls["args"] = (dataset, cache_dir)
+    def fake_download(dataset, cache_dir=None, progress=None, deadline=None):
+        calls["args"] = (dataset, cache_dir, deadline)
         progress("t10k-labels-idx1-ubyte.gz", 0, 100)
         progress("t10k-labels-idx1-ubyte.gz", 100, 100)
         return [tmp_path / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"]
     monkeypatch.setattr(cli.train, "download", fake_download)
     code, out, err = run(capsys, "download", "--dataset", "fashion-mnist", "--cache-dir", tmp_path)
     assert code == 0
-    assert calls["args"] == ("fashion-mnist", str(tmp_path))
+    assert calls["args"] == ("fashion-mnist", str(tmp_path), 900.0)
     assert "downloading t10k-labels-idx1-ubyte.gz" in err
     assert f"fashion-mnist: 1 files in {tmp_path / 'fashion-mnist'}" in out
 
 
 def test_download_failure_exits_1_with_one_line(capsys, monkeypatch):
-    def failing(dataset, cache_dir=None, progress=None):
+    def failing(dataset, cache_dir=None, progress=None, deadline=None):
         raise DownloadError("train-images-idx3-ubyte.gz",
                             [("https://a/x", "HTTP 404"), ("https://b/x", "timed out")])
     monkeypatch.setattr(cli.train, "download", failing)
@@ -299,3 +299,136 @@ def test_train_refuses_to_replace_a_pipe_or_device(capsys, tmp_path):
     assert code == 2
     assert_one_line_error(err, "m.npz: exists and is not a regular file")
     assert "epoch" not in out  # refused before training
+
+
+# ---------------------------------------------------------------- issue 13's table: the command line
+# Rows run as real processes are measured (helpers.run_measured): within a generous time bound
+# (the machine is shared) and at most 200 MB above the bare interpreter.
+from helpers import assert_bounded, cli_env, run_measured, tinygrad  # noqa: E402
+from tinygrad_mnist.data import cache_root  # noqa: E402
+from tinygrad_mnist.train import save_history  # noqa: E402
+
+# A user id with no passwd entry (`docker --user 12345`): pwd knows nobody, and HOME is unset.
+NO_PASSWD = ("import pwd, runpy, sys\n"
+             "def nobody(uid):\n"
+             "    raise KeyError(f'getpwuid(): uid not found: {uid}')\n"
+             "pwd.getpwuid = nobody\n"
+             "sys.argv[0] = 'tinygrad-mnist'\n"
+             "runpy.run_module('tinygrad_mnist', run_name='__main__')\n")
+
+
+def test_table_no_home_and_no_passwd_entry(tmp_path, model_file, sample):
+    """HOME unset and a user id without a passwd entry: a traceback, exit 1. Now the cache
+    falls back to a folder of our own in the temp dir, and commands work."""
+    env = cli_env(tmp_path)
+    for name in ("HOME", "TINYGRAD_MNIST_HOME", "XDG_CACHE_HOME"):
+        env.pop(name, None)
+    digit = tmp_path / "digit.npy"
+    np.save(digit, sample.X_test[0])
+    for argv, expected in ((["predict", model_file, digit], f"{digit}: {sample.y_test[0]} "),
+                           (["train", "--limit", 100, "--epochs", 1, "--quiet"], "test accuracy")):
+        m = run_measured([sys.executable, "-c", NO_PASSWD, *map(str, argv)], timeout=20, env=env)
+        assert m.status == 0 and m.err == "", m.err
+        assert expected in m.out
+        assert_bounded(m, seconds=20)
+
+
+def test_cache_root_order(monkeypatch, tmp_path):
+    """$TINYGRAD_MNIST_HOME, then $XDG_CACHE_HOME, then ~/.cache, then the temp dir."""
+    import pwd
+    monkeypatch.setenv("TINYGRAD_MNIST_HOME", str(tmp_path / "mine"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_root() == tmp_path / "mine"
+    monkeypatch.delenv("TINYGRAD_MNIST_HOME")
+    assert cache_root() == tmp_path / "xdg" / "tinygrad_mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # ignored, as the XDG specification says
+    assert cache_root() == tmp_path / "home" / ".cache" / "tinygrad_mnist"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.delenv("HOME")
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    fallback = cache_root()
+    assert fallback.parent == Path(__import__("tempfile").gettempdir()) and fallback.name.startswith("tinygrad_mnist")
+
+
+def test_table_divergence_on_the_very_last_step(tmp_path):
+    """--epochs 1 --batch-size 10000 --lr 1e300: exit 0 with bare NaN in the metrics and a
+    model evaluate refused. The one step's update is the last: now the weights are checked
+    after each epoch, exit 1 with the advice, nothing written."""
+    m = run_measured(tinygrad("train", "--epochs", 1, "--batch-size", 10000, "--lr", 1e300, "--limit", 2000,
+                              "--save", tmp_path / "m.npz", "--metrics", tmp_path / "m.json"),
+                     timeout=20, env=cli_env(tmp_path))
+    assert m.status == 1
+    assert_one_line_error(m.err, "training diverged: the last step's update made the weights (layers.0.weight) "
+                                 "NaN or Inf in epoch 1", "lower --lr (now 1e+300)", "--detect-anomaly")
+    assert not (tmp_path / "m.npz").exists() and not (tmp_path / "m.json").exists()
+    assert_bounded(m, seconds=20)
+
+
+def test_weight_decay_divergence_blames_the_weight_decay(capsys):
+    code, out, err = run(capsys, "train", "--limit", 200, "--epochs", 2, "--lr", 0.5, "--weight-decay", 100)
+    assert code == 1
+    # epoch 1 diverged without a NaN yet: the warning (issue 12) comes first, with the same advice
+    warning, _, error = err.partition("\n") if err.startswith("tinygrad-mnist train: warning: ") else ("", "", err)
+    assert not warning or "--weight-decay 100 is too strong for --lr 0.5" in warning
+    assert_one_line_error(error, "--weight-decay 100 is too strong for --lr 0.5", "multiplies the weights by -49",
+                          "below 4")
+    assert "learning rate" not in err
+
+
+def test_metrics_json_is_strict(tmp_path):
+    """NaN and Inf are written as null: json.dump would write bare NaN, which is not JSON."""
+    save_history([{"epoch": 1, "train_loss": float("nan"), "test_loss": float("inf"), "test_accuracy": 0.5,
+                   "seconds": 1.0}], tmp_path / "m.json")
+    def refuse(name):
+        raise ValueError(f"not strict JSON: {name}")
+    assert json.loads((tmp_path / "m.json").read_text(), parse_constant=refuse) == [
+        {"epoch": 1, "train_loss": None, "test_loss": None, "test_accuracy": 0.5, "seconds": 1.0}]
+
+
+def test_table_output_paths_are_checked_before_the_first_epoch(tmp_path):
+    """A 300-character --save name and --plot curve.txt were found only after all epochs, the
+    message naming the temp file; now refused before training, naming the user's path."""
+    long_name = tmp_path / ("m" * 300 + ".npz")
+    m = run_measured(tinygrad("train", "--epochs", 50, "--save", long_name), timeout=20, env=cli_env(tmp_path))
+    assert m.status == 2 and "epoch" not in m.out
+    assert_one_line_error(m.err, f"--save {long_name}: the file name is 304 bytes, longer than the 255")
+    assert_bounded(m, seconds=20)
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib")
+    m = run_measured(tinygrad("train", "--epochs", 50, "--plot", tmp_path / "curve.txt"), timeout=20,
+                     env=cli_env(tmp_path))
+    assert m.status == 2 and "epoch" not in m.out
+    assert_one_line_error(m.err, f"--plot {tmp_path / 'curve.txt'}: matplotlib cannot write .txt pictures")
+    assert_bounded(m, seconds=20)
+
+
+def test_a_failed_save_names_the_users_path_not_a_temp_file(capsys, monkeypatch, tmp_path):
+    def full(f, **arrays):
+        raise OSError(28, "No space left on device")  # as a write deep inside np.savez says it
+    monkeypatch.setattr(np, "savez", full)
+    code, out, err = run(capsys, "train", "--limit", 50, "--epochs", 1, "--save", tmp_path / "m.npz")
+    assert code == 2
+    assert_one_line_error(err, f"{tmp_path / 'm.npz'}: No space left on device")
+    assert ".tmp-" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_long_header_errors_are_cut(capsys, model_file, tmp_path):
+    """A .npy whose 9 kB header has a key too many: NumPy quotes the keys; one short line here."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (28, 28), '" + "x" * 9000 + "': 0}"
+    header += " " * (63 - len(header) % 64) + "\n"
+    path = tmp_path / "bad.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
+    code, out, err = run(capsys, "predict", model_file, path)
+    assert code == 2
+    assert_one_line_error(err, f"{path}: not a readable .npy array")
+    assert len(err) < 400
+
+
+def test_show_names_its_own_option_and_caps_n(capsys, monkeypatch, model_file, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    code, out, err = run(capsys, "show", model_file, "-o", tmp_path / "w.png")
+    assert code == 2
+    assert_one_line_error(err, "install tinygrad_mnist[plot] (matplotlib) for show")
+    with pytest.raises(SystemExit):
+        main(["show", str(model_file), "-o", str(tmp_path / "w.png"), "--misclassified", "-n", "101"])
+    assert "expected an integer from 1 to 100, got 101" in capsys.readouterr().err

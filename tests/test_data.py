@@ -253,13 +253,15 @@ def test_empty_directory_says_what_it_looked_for(tmp_path):
 
 
 def test_the_data_layer_imports_only_the_standard_library_numpy_and_files():
-    """data/ may share the stdlib-only files.py (atomic writes), never the engine."""
+    """data/ may share the stdlib-only files.py (atomic writes) and limits.py, never the engine."""
     package = Path(tinygrad_mnist.__file__).parent
-    for path in [*sorted((package / "data").glob("*.py")), package / "files.py"]:
+    shared = ("files", "limits")
+    for path in [*sorted((package / "data").glob("*.py")), package / "files.py", package / "limits.py"]:
         inside_data = path.parent.name == "data"
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level:
-                ok = (node.level == 1 and inside_data) or (node.level == 2 and node.module == "files")
+                ok = (node.level == 1 and inside_data) or \
+                    (node.level == (2 if inside_data else 1) and node.module in shared)
                 assert ok, f"{path.name}:{node.lineno}: from {'.' * node.level}{node.module or ''} import ..."
             else:
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
@@ -469,3 +471,30 @@ def test_batches_check_arguments_eagerly():
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="batch_size"):
             batches(X, np.zeros(4), bad)
+
+
+# ------------------------------------------------------------------ limit=N reads only N
+def test_limit_reads_only_the_first_records(tmp_path):
+    """A gzip IDX file whose header claims a million images but holds 5: with limit=3 only the
+    first 3 are read (the rest is neither read nor checked); without, the claim is refused."""
+    images = np.arange(5 * 784, dtype=np.uint32).astype(np.uint8).reshape(5, 28, 28)
+    blob = struct.pack(">IIII", 2051, 1_000_000, 28, 28) + images.tobytes()
+    (tmp_path / "i.gz").write_bytes(gzip.compress(blob))
+    np.testing.assert_array_equal(read_idx(tmp_path / "i.gz", limit=3), images[:3])
+    with pytest.raises(DataError, match="header says 1000000 images"):
+        read_idx(tmp_path / "i.gz")
+
+
+def test_limit_on_a_single_csv_trains_on_the_first_n_rows_and_tests_on_the_next(tmp_path):
+    X = (np.arange(40 * 784) % 256).reshape(40, 784)
+    y = np.arange(40) % 10
+    (tmp_path / "train.csv").write_text(csv_text(X, y))
+    ds = load_file(tmp_path / "train.csv", limit=10)
+    np.testing.assert_array_equal(ds.y_train, y[:10])
+    np.testing.assert_array_equal(ds.y_test, y[10:20])
+    assert "first 10 rows for training, the next 10 held out" in ds.source
+    small = load_file(tmp_path / "train.csv", limit=30)  # fewer than 2N rows: the usual split, cut
+    np.testing.assert_array_equal(small.y_train, y[:30])
+    np.testing.assert_array_equal(small.y_test, y[34:])
+    sample = load_bundled_sample(limit=7)
+    assert [len(a) for a in sample] == [7, 7, 7, 7] and "first 7 images of each set" in sample.source

@@ -4,11 +4,14 @@ be named; a correct backprop must pass; an unknown bug must give the first diffe
 Sizes 7-5-3 with B=4: no square weight, no layer as wide as the batch, so transposes, unsummed
 biases and 1/B show up. Every learner function below is deliberately small and self-contained.
 """
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from tinygrad_mnist.diagnose import (Report, backprop_inputs, diagnose, diagnose_function,
-                                     load_backprop_function)
+from tinygrad_mnist.diagnose import (BUGS, CAUSES, Bug, Plant, Report, Slip, backprop_inputs, diagnose,
+                                     diagnose_function, load_backprop_function)
 from tinygrad_mnist.nn import MLP
 
 SIZES = [7, 5, 3]
@@ -53,6 +56,7 @@ def forward(weights, biases, x):
 
 
 def run(fn, problem, loss="quadratic", convention="columns") -> Report:
+    """Today's contract: a batch of columns, the mean cost (convention None: detect it)."""
     x, y = problem
     model = quadratic_model() if loss == "quadratic" else ce_model()
     return diagnose_function(fn, model, x, y, loss=loss, convention=convention)
@@ -307,7 +311,9 @@ def test_the_unplanted_copy_is_the_textbook_backprop(problem):
         ew, eb = manual.backprop_columns(weights, biases, x.T, y, cost)
         for a, e in zip(nw + nb, ew + [g[:, 0] for g in eb]):
             np.testing.assert_allclose(a, e, rtol=1e-12)
-        assert plants(cost)[0] == Plant() and len({p.key for p in plants(cost)}) == len(plants(cost))
+        first = plants(cost)[0]
+        assert first.bug is None and first.plant == Plant()
+        assert len({p.key for p in plants(cost)}) == len(plants(cost))
 
 
 # ---------------------------------------------------------------- the file form
@@ -336,3 +342,152 @@ def test_model_must_fit_the_loss(problem):
         diagnose(([], []), ce_model(), x, y, loss="quadratic")
     with pytest.raises(ValueError, match="convention"):
         diagnose(([], []), quadratic_model(), x, y, convention="diagonal")
+
+
+# ---------------------------------------------------------------- what a function accepts and returns
+def backprop_one_sample(weights, biases, x, y):
+    """Nielsen's backprop for one column x (7,1): no 1/B, no sum; returns (nabla_b, nabla_w)."""
+    zs, activations = forward(weights, biases, x)
+    delta = (activations[-1] - y) * sigmoid_prime(zs[-1])
+    nabla_b, nabla_w = [None, delta], [None, np.dot(delta, activations[-2].T)]
+    delta = np.dot(weights[-1].T, delta) * sigmoid_prime(zs[-2])
+    nabla_b[0], nabla_w[0] = delta, np.dot(delta, activations[-3].T)
+    return (nabla_b, nabla_w)
+
+
+@pytest.mark.parametrize("batch", [1, 4, 6])
+def test_a_correct_per_sample_function_matches_at_any_batch_size(batch):
+    rng = np.random.default_rng(batch)
+    x, y = rng.random((batch, SIZES[0])), rng.integers(0, SIZES[-1], batch)
+    report = diagnose_function(backprop_one_sample, quadratic_model(), x, y)
+    assert report.ok and report.causes == [], report.render()
+    assert "note: your backprop returns (nabla_b, nabla_w): checked in that order" in str(report)
+    assert ("one sample at a time" in str(report)) == (batch > 1)   # with B=1 both readings agree
+
+
+def test_the_batch_reading_of_a_per_sample_function_is_still_available(problem):
+    x, y = problem
+    report = diagnose_function(backprop_one_sample, quadratic_model(), x, y, per_sample=False)
+    assert report.causes == ["bias_not_summed", "missing_1_over_B"]
+    report = diagnose_function(backprop_one_sample, quadratic_model(), x, y, per_sample=True)
+    assert report.ok and "one sample at a time" in str(report)
+
+
+def test_a_per_sample_function_with_a_bug_is_named_per_sample(problem):
+    def backprop(weights, biases, x, y):
+        nabla_b, nabla_w = backprop_one_sample(weights, biases, x, y)
+        return nabla_b, [nabla_w[0].T, nabla_w[1]]     # hidden dW transposed
+    report = run(backprop, problem)
+    assert report.causes == ["transposed"] and report.findings[0].parameters == ["dW1"]
+    assert "one sample at a time" in str(report)
+
+
+def test_rows_are_detected_and_named(problem):
+    def backprop(weights, biases, x, y):   # z = x @ W + b, W (n_in, n_out), one sample per row
+        a1 = sigmoid(x @ weights[0] + biases[0])
+        a2 = sigmoid(a1 @ weights[1] + biases[1])
+        d2 = (a2 - y) * a2 * (1 - a2) / len(x)
+        d1 = (d2 @ weights[1].T) * a1 * (1 - a1)
+        return [x.T @ d1, a1.T @ d2], [d1.sum(axis=0), d2.sum(axis=0)]
+    x, y = problem
+    report = diagnose_function(backprop, quadratic_model(), x, y)
+    assert report.ok and "rows convention" in report.summary
+    assert "checked in the rows convention" in str(report)
+
+
+def test_when_both_conventions_raise_the_one_that_got_further_is_shown(problem):
+    def backprop(weights, biases, x, y):   # rows code that breaks after its forward pass
+        a1 = sigmoid(x @ weights[0] + biases[0])
+        a2 = sigmoid(a1 @ weights[1] + biases[1])
+        return a2.missing_attribute
+    report = run(backprop, problem, convention=None)
+    assert report.causes == ["exception"] and "AttributeError" in report.summary
+    assert "rows convention" in report.summary and "shown: rows" in str(report)
+
+
+# ---------------------------------------------------------------- the learner's line
+def test_findings_point_at_the_learners_line(problem):
+    def backprop(weights, biases, x, y):
+        zs, activations = forward(weights, biases, x)
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+        nabla_w, nabla_b = [None, np.dot(activations[-2], delta.T)], [None, delta.sum(axis=1, keepdims=True)]
+        sp = sigmoid_prime(activations[-2])
+        delta = np.dot(weights[-1].T, delta) * sp
+        nabla_w[0], nabla_b[0] = np.dot(delta, activations[-3].T), delta.sum(axis=1, keepdims=True)
+        return nabla_w, nabla_b
+    report = run(backprop, problem)
+    assert report.causes == ["sigmoid_prime_of_activation", "transposed"]
+    lines = {f.cause: f.line for f in report.findings}
+    assert lines["sigmoid_prime_of_activation"].startswith("test_diagnose.py:")
+    assert lines["sigmoid_prime_of_activation"].endswith("  sp = sigmoid_prime(activations[-2])")
+    assert lines["transposed"].endswith("nabla_w, nabla_b = [None, np.dot(activations[-2], delta.T)], "
+                                        "[None, delta.sum(axis=1, keepdims=True)]")
+    assert f"  -> {lines['transposed']}" in str(report)
+
+
+def test_when_no_line_fits_the_report_says_so(problem):
+    def backprop(weights, biases, x, y):
+        g = backprop_correct(weights, biases, x, y)
+        return [-t for t in g[0]], [-t for t in g[1]]
+    report = run(backprop, problem)
+    assert report.causes == ["wrong_sign"]
+    assert report.findings[0].line == "no line of test_diagnose.py found for it"
+
+
+def test_gradient_arrays_have_no_line_to_point_at(problem):
+    x, y = problem
+    model = quadratic_model()
+    nabla_w, nabla_b = backprop_correct(*backprop_inputs(model, x, y))
+    report = diagnose(([w.T for w in nabla_w], nabla_b), model, x, y)
+    assert report.causes == ["transposed"] and report.findings[0].line is None and "->" not in str(report)
+
+
+# ---------------------------------------------------------------- the bug table
+def backprop_tanh_prime(weights, biases, x, y):
+    zs, activations = forward(weights, biases, x)
+    delta = (activations[-1] - y) * sigmoid_prime(zs[-1]) / x.shape[1]
+    nabla_w, nabla_b = [None, np.dot(delta, activations[-2].T)], [None, delta.sum(axis=1, keepdims=True)]
+    delta = np.dot(weights[-1].T, delta) * (1 - activations[-2] ** 2)
+    nabla_w[0], nabla_b[0] = np.dot(delta, activations[-3].T), delta.sum(axis=1, keepdims=True)
+    return nabla_w, nabla_b
+
+
+def test_a_new_planted_bug_is_one_row():
+    """tanh's derivative in a sigmoid network: unknown to the table, then named by one added row."""
+    x, y = np.random.default_rng(3).random((B, SIZES[0])), np.array([1, 0, 0, 2])
+    assert diagnose_function(backprop_tanh_prime, quadratic_model(), x, y).causes == []
+    row = Bug("tanh_prime_for_sigmoid", "tanh's derivative in a sigmoid layer",
+              "1 - a^2 is the derivative of tanh; a sigmoid layer's is a (1 - a).", order=26,
+              plants={"": Plant(hidden_sprime=lambda z, a: 1.0 - a ** 2)},
+              lines=(r"1\s*-\s*\w+(\[[^\]]*\])?\s*\*\*\s*2",))
+    report = diagnose_function(backprop_tanh_prime, quadratic_model(), x, y, bugs=BUGS + (row,))
+    assert report.causes == ["tanh_prime_for_sigmoid"]
+    assert "likely cause: tanh's derivative in a sigmoid layer" in str(report)
+    assert report.findings[0].line.endswith("delta = np.dot(weights[-1].T, delta) * (1 - activations[-2] ** 2)")
+
+
+def test_a_new_slip_is_one_row(problem):
+    def backprop(weights, biases, x, y):
+        nabla_w, nabla_b = backprop_correct(weights, biases, x, y)
+        return [g / 2 for g in nabla_w], [g / 2 for g in nabla_b]     # the 1/2 of the cost, twice
+    assert run(backprop, problem).causes == []
+    row = Bug("halved", "gradients halved", "these gradients are half the engine's.", order=37,
+              slip=Slip("scale", "both", lambda g, ctx: g / 2))
+    x, y = problem
+    report = diagnose_function(backprop, quadratic_model(), x, y, bugs=BUGS + (row,))
+    assert report.causes == ["halved"] and report.findings[0].parameters == ["dW1", "dW2", "db1", "db2"]
+
+
+def test_the_table_refuses_two_rows_with_one_key(problem):
+    x, y = problem
+    with pytest.raises(ValueError, match="two rows with the key 'transposed'"):
+        diagnose(([], []), quadratic_model(), x, y, bugs=BUGS + (BUGS[0].__class__("transposed", "t", "m", 1),))
+    assert CAUSES == {bug.key: bug.title for bug in BUGS} and len(CAUSES) == len(BUGS)
+
+
+def test_the_docs_list_every_cause_the_table_holds():
+    """docs/debug_your_backprop.md's table of causes and the code's table: the same keys."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "debug_your_backprop.md").read_text()
+    section = text.split("## 7. What it can name", 1)[1].split("\n## ", 1)[0]
+    keys = re.findall(r"^\| `(\w+)` \|", section, re.M)
+    assert len(keys) == len(set(keys)) and sorted(keys) == sorted(bug.key for bug in BUGS)

@@ -8,7 +8,7 @@ import pytest
 from tinygrad_mnist import cli
 from tinygrad_mnist.data import load_bundled_sample
 from tinygrad_mnist.nn import MLP
-from tinygrad_mnist.train import chance, divergence, fit
+from tinygrad_mnist.train import chance, divergence, fit, loss_grew
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +19,10 @@ def sample():
 def test_divergence_rules():
     assert divergence(0.3, 2.3, 0.9, 0.11) is None
     assert divergence(2.3, 2.3) is None and divergence(5.0, None) is None
-    grew = divergence(4.4e12, 35.7, 0.5, 0.11)
-    assert grew.startswith("the training loss grew from 35.7 to 4.4e+12 (x1.2e+11)")
-    assert grew.endswith("the learning rate is probably too high")
+    assert divergence(4.4e12, 35.7, 0.5, 0.11) == "the training loss grew from 35.7 to 4.4e+12 (x1.2e+11)"
+    both = divergence(4.4e12, 35.7, 0.1, 0.11)
+    assert both.endswith("; test accuracy 10.00% is at chance (11.00% by always answering the most common class)")
+    assert loss_grew(4.4e12, 35.7) and not loss_grew(35.0, 35.7) and not loss_grew(1.0, None)
     stuck = divergence(2.3, 2.3, 0.1010, 0.1135)
     assert stuck.startswith("test accuracy 10.10% is at chance (11.35% by always answering the most common class)")
     assert "not learning" in stuck
@@ -40,8 +41,8 @@ def test_fit_flags_a_run_that_blows_up_without_nan(sample):
     history = fit(model, sample.X_train[:1000], sample.y_train[:1000], sample.X_test[:1000], sample.y_test[:1000],
                   epochs=1, lr=1e4, callback=events.append)
     assert history[0]["diverged"] is True
-    warning = [e for e in events if e["event"] == "epoch"][0]["warning"]
-    assert "the training loss grew from" in warning
+    epoch = [e for e in events if e["event"] == "epoch"][0]
+    assert epoch["warning"].startswith("the training loss grew from") and epoch["loss_grew"]
 
 
 def test_fit_does_not_flag_a_healthy_run(sample):
@@ -60,5 +61,15 @@ def test_train_warns_once_and_exits_0(capsys, tmp_path):
     assert code == 0
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tinygrad-mnist train: warning: epoch 1: the training loss grew")
-    assert "lower --lr (now 10000), or rerun with --detect-anomaly" in lines[0]
+    assert ": the learning rate is probably too high: lower --lr (now 10000); or rerun with --detect-anomaly" \
+        in lines[0]
     assert '"diverged": true' in metrics.read_text()
+
+
+def test_the_warning_blames_weight_decay_when_the_decay_alone_grows_the_weights(capsys):
+    """The same advice as the divergence error: SGD's decay past lr * wd = 2 (1 + momentum)."""
+    code = cli.main(["train", "--limit", "100", "--epochs", "1", "--weight-decay", "100"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("tinygrad-mnist train: warning: epoch 1: the training loss grew"), err
+    assert "--weight-decay 100 is too strong for --lr 0.5" in err[0]
+    assert code == 0 or err[-1].startswith("tinygrad-mnist train: error: training diverged")

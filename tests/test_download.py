@@ -4,6 +4,7 @@ Only ever talks to a local http.server on 127.0.0.1 (port 0, shut down by the fi
 serves the real MNIST files; the cache is tmp_path, never ~/.cache.
 """
 import hashlib
+import io
 import http.server
 import os
 import socket
@@ -43,7 +44,9 @@ LABELS = {name: MD5[name] for name in ("t10k-labels-idx1-ubyte.gz",
 
 class Handler(http.server.BaseHTTPRequestHandler):
     """/<mode>/<file>: good | corrupt (one byte flipped) | err500 | trunc (half the body, full
-    Content-Length, then hang up) | slow (waits for teardown)."""
+    Content-Length, then hang up) | slow (waits for teardown) | drip (the right Content-Length,
+    then a byte every 0.2 s) | endless (no Content-Length, zeros until the client leaves) |
+    loop (redirects to itself)."""
 
     def do_GET(self):
         self.server.hits.append(self.path)
@@ -54,8 +57,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "slow":
             self.server.stop.wait(10)
             return self.send_error(503)
+        if mode == "loop":
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
+        if mode == "endless":
+            self.send_response(200)
+            self.end_headers()
+            try:
+                while not self.server.stop.is_set():
+                    self.wfile.write(bytes(1 << 16))
+            except OSError:  # the client hung up: what it should do
+                pass
+            self.close_connection = True
+            return
         if blob is None:
             return self.send_error(404)
+        if mode == "drip":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(blob)))
+            self.end_headers()
+            try:
+                for byte in blob:
+                    if self.server.stop.wait(0.2):
+                        break
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         if mode == "corrupt":
             blob = blob[:100] + bytes([blob[100] ^ 1]) + blob[101:]
         self.send_response(200)
@@ -214,3 +246,132 @@ def test_rejects_path_like_file_names_and_empty_mirror_list(home):
         download(mirrors=[])
     with pytest.raises(DataError, match="unknown dataset"):
         download("cifar10")
+
+
+# ---------------------------------------------------------------- issue 13's table: downloads
+# Each run in a subprocess, measured (helpers.run_measured): done within the time bound (a
+# generous one: the machine is shared) and at most 200 MB above the bare interpreter.
+import json  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from helpers import Launched, assert_bounded, cli_env, run_measured  # noqa: E402
+from tinygrad_mnist import cli  # noqa: E402
+
+NAME = "t10k-labels-idx1-ubyte.gz"
+DOWNLOAD_SCRIPT = """
+import json, sys
+from tinygrad_mnist.cli.signals import SignalGuard
+from tinygrad_mnist.data import DownloadError, download
+url, name, md5, size, deadline = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+seen = []
+with SignalGuard():  # what the command line installs: SIGTERM becomes an exception
+    try:
+        download(mirrors=[url], files={name: md5}, sizes={name: size} if size else None, timeout=5,
+                 deadline=deadline, progress=lambda n, done, total: seen.append(done))
+        print(json.dumps({"seen": seen}))
+    except DownloadError as e:
+        print(json.dumps({"error": str(e), "seen": seen}))
+    except KeyboardInterrupt as e:  # signals.Interrupted, as the command line's main handles it
+        print(json.dumps({"interrupted": e.status, "seen": seen}))
+        sys.exit(e.status)
+"""
+
+
+def download_in_subprocess(url, size, deadline, home, **kw):
+    argv = [sys.executable, "-c", DOWNLOAD_SCRIPT, url, NAME, MD5[NAME], size, deadline]
+    return argv, cli_env(home.parent, TINYGRAD_MNIST_HOME=str(home))
+
+
+def leftovers(home):
+    return [p.name for p in home.rglob("*") if p.is_file()]
+
+
+def test_table_dripping_mirror_stops_at_the_deadline_with_progress(server, home):
+    """A mirror that drips a byte at a time: `download` ran on at 120 s with no progress shown
+    (the timeout was per read); now the whole call has a deadline, and progress moves."""
+    argv, env = download_in_subprocess(server.url + "/drip/", len(BLOBS[NAME]), 2, home)
+    m = run_measured(argv, timeout=15, env=env)
+    result = json.loads(m.out)
+    assert "the download's deadline passed after" in result["error"], result
+    assert len(result["seen"]) >= 4 and result["seen"] == sorted(result["seen"])  # bytes kept arriving
+    assert leftovers(home) == []  # no .part
+    assert 2 <= m.seconds
+    assert_bounded(m, seconds=10)
+
+
+def test_table_endless_response_is_cut_at_the_files_size(server, home):
+    """A response without length that never ends: 985 MB written in 6 s before; now cut past
+    the file's known size (here 4542 bytes), or past 64 MiB when the size is not known."""
+    for size, cap in ((len(BLOBS[NAME]), len(BLOBS[NAME])), (0, 64 << 20)):
+        argv, env = download_in_subprocess(server.url + "/endless/", size, 60, home)
+        m = run_measured(argv, timeout=20, env=env)
+        assert f"more than {cap} bytes, the size of the file" in json.loads(m.out)["error"], m.out
+        assert leftovers(home) == []
+        assert_bounded(m, seconds=20)
+
+
+def test_table_killed_download_removes_its_part_file(server, home):
+    """SIGTERM during a download: the .part file was left for ever (985 MB in one case); now
+    it is removed as the signal unwinds the transfer."""
+    argv, env = download_in_subprocess(server.url + "/drip/", len(BLOBS[NAME]), 60, home)
+    run = Launched(argv, env=env)
+    deadline = time.monotonic() + 15
+    while not any(p.name.endswith(".part") for p in home.rglob("*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert any(p.name.endswith(".part") for p in home.rglob("*")), "the transfer never started"
+    run.signal(signal.SIGTERM)
+    m = run.finish(timeout=20)
+    assert m.status == 143 and json.loads(m.out)["interrupted"] == 143, m.err
+    assert leftovers(home) == []
+    assert_bounded(m, seconds=20)
+
+
+def test_stale_partial_files_are_swept_on_the_next_run(server, home):
+    """What SIGKILL or a power cut leaves (.part of a download, .tmp-* of a save) is removed
+    from the cache by the next download once older than a day; fresh ones are left alone."""
+    folder = home / "mnist"
+    folder.mkdir(parents=True)
+    old = [folder / f".{NAME}.0123456789ab.part", folder / ".model.npz.tmp-0123456789ab.npz",
+           folder / ".tmp-0123456789ab.json"]
+    fresh = folder / f".{NAME}.ba9876543210.part"
+    for p in old + [fresh]:
+        p.write_bytes(bytes(1000))
+    two_days_ago = time.time() - 2 * 86400
+    for p in old:
+        os.utime(p, (two_days_ago, two_days_ago))
+    download(mirrors=[server.url + "/good/"], files=LABELS, timeout=5)
+    assert sorted(leftovers(home)) == sorted([fresh.name, *LABELS])
+
+
+def test_redirect_loop_is_one_line(server, home, monkeypatch, capsys):
+    """urllib words a redirect loop in three lines; the command prints one."""
+    with pytest.raises(DownloadError) as err:
+        download(mirrors=[server.url + "/loop/"], files=LABELS, timeout=5)
+    assert all("\n" not in why for _, why in err.value.attempts) and "redirect" in str(err.value)
+    monkeypatch.setattr(cli.train, "download", lambda *a, **kw: download(mirrors=[server.url + "/loop/"],
+                                                                         files=LABELS, timeout=5))
+    assert cli.main(["download"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "redirect" in lines[0], lines
+
+
+def test_progress_on_a_terminal_is_one_line_redrawn(monkeypatch):
+    """On a terminal the progress is one line redrawn in place (at most ten times a second)."""
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def fake(dataset, cache_dir=None, progress=None, deadline=None):
+        for done in range(0, 101, 10):
+            progress(NAME, done * 1000, 100_000)
+            time.sleep(0.02)
+        return [Path("/cache/mnist") / NAME]
+    terminal = Terminal()
+    monkeypatch.setattr(cli.train, "download", fake)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(["download"]) == 0
+    text = terminal.getvalue()
+    assert text.startswith(f"\r{NAME}    0% 0.0/0.1 MB") and text.endswith(f"\r{NAME}  100% 0.1/0.1 MB   \n")
+    assert 3 <= text.count("\r") < 11  # redraws, throttled

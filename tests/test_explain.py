@@ -175,3 +175,30 @@ def test_every_op_declares_formulas_that_render():
         terms = {p: Term(p, (2, 3)) for p in params}
         for template in fn.formulas + tuple(getattr(fn, "column_formulas", None) or ()):
             template.format(*terms.values(), g=Term("g", (2, 3)), y=Term("y", (2, 3)), **terms)
+
+
+def test_mse_is_checked_against_manual_and_the_ledger_says_what_n_is():
+    model = MLP([784, 30, 10], output="sigmoid", seed=0, dtype=np.float64)
+    X = np.random.default_rng(0).random((6, 784))
+    y = np.array([3, 1, 4, 1, 5, 9])
+    ledger = explain(model(Tensor(X)).mse(y), model=model, check=True, y=y)
+    text = ledger.render()
+    assert "N = B x 10 = 60: every element of a2 (B,10); mse averages over all of them" in text
+    assert "dL/da2 (B,10) = 2 (a2 - y) (B,10) / N" in text
+    assert ledger.all_agree and all(s.max_abs_diff < 1e-12 for r in ledger.rows for s in r.steps
+                                    if s.max_abs_diff is not None)
+    assert "N = 10 x B = 60: every element of a^2 (10,B)" in explain(model(Tensor(X)).mse(y), model=model,
+                                                                    columns=True).render()
+
+
+def test_check_says_plainly_when_manual_has_no_formula():
+    model = MLP([4, 3, 2], output="sigmoid", seed=0)
+    out = model(Tensor(np.full((2, 4), 0.5, np.float32)))
+    with pytest.raises(ValueError, match="no hand-derived formula for binary_cross_entropy, so there is nothing "
+                                         "to check against .it has them for softmax_cross_entropy, quadratic_cost, mse"):
+        explain(out.binary_cross_entropy(np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)), model=model, check=True,
+                y=np.array([[0.0, 1.0], [1.0, 0.0]]))
+    tanh = MLP([4, 3, 2], activation="tanh", output="sigmoid", seed=0)
+    with pytest.raises(ValueError, match="manual has no formula for Tanh layers, so there is nothing to check"):
+        explain(tanh(Tensor(np.ones((2, 4), np.float32))).quadratic_cost(np.array([0, 1])), model=tanh, check=True,
+                y=np.array([0, 1]))

@@ -17,6 +17,7 @@ import json
 import os
 import pickle
 import signal
+import time
 import warnings
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from tinygrad_mnist import cli, digits as digit_files, nn, serialize
 from tinygrad_mnist.data import (DataError, DownloadError, load_bundled_sample, load_path, read_idx,
                                  read_kaggle_csv, read_mnist_pickle, write_idx)
 from tinygrad_mnist.digits import ImageError
+from helpers import peak_bytes
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=40)
 STATUSES = {0, 1, 2}  # 130 needs a Ctrl-C
@@ -61,7 +63,7 @@ def world(tmp_path_factory):
     os.mkfifo(root / "pipe")
     real_load_dataset, loaded = cli.train.load_dataset, {}
 
-    def cached_dataset(name="mnist", cache_dir=None, *, search_dirs=None, warn=True):
+    def cached_dataset(name="mnist", cache_dir=None, *, search_dirs=None, warn=True, limit=None):
         """load_dataset cut to 300 + 300 images and kept, so that every run is cheap."""
         if name not in loaded:
             d = sample if name == "mnist" else real_load_dataset(name, warn=False)
@@ -69,7 +71,7 @@ def world(tmp_path_factory):
                                    name=d.name, source=f"{d.source} (first 300)", classes=d.classes)
         return loaded[name]
 
-    def fake_download(dataset, cache_dir=None, progress=None):
+    def fake_download(dataset, cache_dir=None, progress=None, deadline=None):
         if dataset == "fashion-mnist":
             raise DownloadError("train-images-idx3-ubyte.gz", [("https://example.invalid/x", "HTTP 404")])
         return [root / "cache" / dataset / "train-images-idx3-ubyte.gz"]
@@ -403,3 +405,56 @@ def test_the_unmutated_files_are_read(tmp_path, key):
     reader = {"idx": read_idx, "pic": read_mnist_pickle, "csv": read_kaggle_csv, "npz": serialize.load,
               "png": digit_files.load_digit, "pgm": digit_files.load_digit, "npy": digit_files.load_digit}[key[:3]]
     assert reader(path) is not None
+
+
+# ------------------------------------------------------------------ pickles of shared references
+SPLIT = (np.linspace(0, 1, 3 * 784, dtype=np.float32).reshape(3, 784), np.array([4, 0, 9]))
+
+
+@st.composite
+def shared_reference_pickles(draw):
+    """(pickle bytes, expected): a DAG of lists and tuples where each new container refers to
+    earlier objects, often the same one many times, so the expanded tree can be astronomically
+    large (40 ** 12 leaves) while the pickle stays small. One time in four it is shaped like
+    Nielsen's file, its three splits sharing their arrays: a valid pickle that must load."""
+    protocol = draw(st.integers(0, pickle.HIGHEST_PROTOCOL))
+    if draw(st.integers(0, 3)) == 0:
+        pair = (SPLIT[0], SPLIT[1]) if draw(st.booleans()) else SPLIT  # shared pair, or shared arrays only
+        return pickle.dumps((pair, SPLIT, pair), protocol=protocol), "valid"
+    nodes = draw(st.lists(st.one_of(st.none(), st.integers(-3, 3), st.binary(max_size=4),
+                                    st.just(SPLIT[0]), st.just(SPLIT[1])), min_size=1, max_size=4))
+    for _ in range(draw(st.integers(1, 14))):
+        width = draw(st.integers(1, 40))
+        picks = draw(st.lists(st.integers(0, len(nodes) - 1), min_size=width, max_size=width))
+        kind = draw(st.sampled_from([list, tuple]))
+        nodes.append(kind(nodes[i] for i in picks))
+    return pickle.dumps(nodes[-1], protocol=protocol), "hostile"
+
+
+@settings(FUZZ, max_examples=60)
+@given(case=shared_reference_pickles())
+def test_fuzz_pickles_of_shared_references_are_bounded(tmp_path_factory, case):
+    """However many times the pickle's objects refer to each other, reading is bounded by the
+    pickle's size: a DataError or Nielsen's three splits, quickly and in little memory."""
+    blob, kind = case
+    path = tmp_path_factory.mktemp("shared") / "mnist.pkl"
+    path.write_bytes(blob)
+    event(kind)
+    outcome = {}
+
+    def read():
+        try:
+            outcome["splits"] = read_mnist_pickle(path)
+        except DataError as e:
+            outcome["error"] = str(e)
+
+    start = time.perf_counter()
+    with time_limit(10):  # the old reader expanded the tree: 10**16 items for the table's file
+        peak = peak_bytes(read)
+    assert time.perf_counter() - start < 2.0 and peak < 20 * (1 << 20), (time.perf_counter() - start, peak)
+    if kind == "valid":
+        for X, y in outcome["splits"]:
+            np.testing.assert_array_equal(X, SPLIT[0])
+            np.testing.assert_array_equal(y, SPLIT[1])
+    else:
+        assert str(path) in outcome["error"]

@@ -2,6 +2,7 @@
 and metrics when --save/--metrics were given, says so in one line, exits 130."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -128,3 +129,152 @@ def test_ctrl_c_to_a_real_process_saves_the_last_epoch_and_exits_130(tmp_path):
     acc = (nn.predict_proba(serialize.load(model_path), sample.X_test[:2000]).argmax(1) == sample.y_test[:2000]).mean()
     assert acc == pytest.approx(history[-1]["test_accuracy"])  # the weights of that same epoch
 
+
+
+# ---------------------------------------------------------------- issue 13's table: signals, pipes
+import random  # noqa: E402
+
+from helpers import Launched, assert_bounded, cli_env, run_measured, tinygrad  # noqa: E402
+from tinygrad_mnist.cli.signals import SignalGuard, shielded  # noqa: E402
+
+STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
+WHAT = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)",
+        signal.SIGHUP: "stopped by SIGHUP (the terminal went away)"}
+RUN = ["train", "--limit", 2000, "--epochs", 6, "--batch-size", 10, "--sizes", 784, 32, 10]
+
+
+def assert_model_of_last_epoch(model_path, metrics_path, limit=1000):
+    """The saved model is complete and is the one of the last epoch its metrics list: its
+    accuracy on the same test images is the one recorded for that epoch."""
+    history = json.loads(metrics_path.read_text())
+    sample = load_bundled_sample()
+    X, y = sample.X_test[:limit], sample.y_test[:limit]
+    acc = (nn.predict_proba(serialize.load(model_path), X).argmax(1) == y).mean()
+    assert acc == pytest.approx(history[-1]["test_accuracy"]), (acc, history[-1])
+    return len(history)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize("draw", [0, 1])
+def test_table_signal_at_a_random_moment_keeps_the_last_completed_epoch(tmp_path, sig, draw):
+    """SIGTERM or SIGHUP mid-training (`timeout`, `kill`, a closed ssh) killed the run silently,
+    nothing saved. Now each of TERM, HUP and INT, at a random moment of the run (training, the
+    final save, the end), leaves either nothing (no epoch done) or a complete model of the
+    last completed epoch with its metrics, says so in one line, and exits 143/129/130 (0 if
+    the run was over)."""
+    # the moment: a random point of a random epoch; after the 6th epoch's line comes the save
+    rng = random.Random(f"{sig.name}-{draw}")
+    after, delay = rng.randint(0, 6), rng.uniform(0.0, 0.05)
+    model_path, metrics = tmp_path / "m.npz", tmp_path / "m.json"
+    run = Launched(tinygrad(*RUN, "--save", model_path, "--metrics", metrics), env=cli_env(tmp_path),
+                   cwd=tmp_path, stdout=subprocess.PIPE)
+    first = run.proc.stdout.readline()  # "data: ...": main runs, its handlers are in place
+    assert first.startswith("data: "), first
+    while after and not run.proc.stdout.readline().startswith(f"epoch {after}/"):
+        pass
+    time.sleep(delay)
+    run.signal(sig)
+    m = run.finish(timeout=30)
+    note = f"signal {delay:.2f} s after epoch {after}: {m.err}"
+    assert m.status in (STATUS[sig], 0), note
+    if m.status == 0:  # the run was over before the signal
+        assert m.err == "" and assert_model_of_last_epoch(model_path, metrics, limit=2000) == 6
+        return
+    lines = m.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"tinygrad-mnist train: {WHAT[sig]} "), note
+    if lines[0].endswith("no epoch completed, nothing written"):
+        assert not model_path.exists() and not metrics.exists()
+    else:
+        n = assert_model_of_last_epoch(model_path, metrics, limit=2000)
+        assert lines[0].endswith((f"; wrote {model_path}, {metrics} as of epoch {n}",
+                                  f"finished writing {model_path}, {metrics} first")), note
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files
+    assert_bounded(m, seconds=30)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_table_signal_during_the_final_save_finishes_that_save(capsys, monkeypatch, tmp_path, sig):
+    """Ctrl-C during the final save: exit 130 and the trained model never written. Now the
+    signal (delivered half-way through writing the archive) waits: the save completes, the
+    exit status still says which signal came."""
+    ref = tmp_path / "ref.npz"
+    assert run(capsys, *TRAIN_QUICK, "--epochs", 2, "--quiet", "--save", ref)[0] == 0
+    real_savez = np.savez
+
+    def savez_then_signal(f, **arrays):
+        half = dict(list(arrays.items())[:len(arrays) // 2])
+        real_savez(io.BytesIO(), **half)
+        os.kill(os.getpid(), sig)  # arrives now, in the middle of the save
+        real_savez(f, **arrays)
+    monkeypatch.setattr(np, "savez", savez_then_signal)
+    model_path, metrics = tmp_path / "m.npz", tmp_path / "m.json"
+    code, out, err = run(capsys, *TRAIN_QUICK, "--epochs", 2, "--save", model_path, "--metrics", metrics)
+    assert code == STATUS[sig]
+    assert err.strip() == (f"tinygrad-mnist train: {WHAT[sig]} while writing the results; finished writing "
+                           f"{model_path}, {metrics} first")
+    for a, b in zip(serialize.load(model_path).parameters(), serialize.load(ref).parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert [r["epoch"] for r in json.loads(metrics.read_text())] == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.npz", "ref.npz"]
+
+
+def test_a_signal_is_held_back_while_shielded_and_raised_once():
+    previous = signal.getsignal(signal.SIGTERM)
+    with SignalGuard() as guard:
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            with shielded():
+                os.kill(os.getpid(), signal.SIGTERM)
+                with shielded():
+                    pass  # an inner shield ending raises nothing: the outer one is still up
+                assert guard.pending == [signal.SIGTERM]
+        assert stopped.value.status == 143
+        os.kill(os.getpid(), signal.SIGTERM)  # once stopping, later signals are only recorded
+        assert guard.pending == [signal.SIGTERM, signal.SIGTERM]
+    assert signal.getsignal(signal.SIGTERM) is previous  # put back
+
+
+def test_table_stdout_to_a_closed_pipe_or_a_full_disk_keeps_the_results(tmp_path):
+    """`train ... | head -1` and stdout to /dev/full ended with exit 2 "Broken pipe" / "No space
+    left", no model, no metrics. Now output is best effort: the run and its saves complete."""
+    argv = tinygrad("train", "--limit", 300, "--epochs", 3, "--save", tmp_path / "m.npz", "--metrics",
+                    tmp_path / "m.json")
+    piped = Launched(argv, env=cli_env(tmp_path), stdout=subprocess.PIPE)
+    assert piped.proc.stdout.readline().startswith("data: ")
+    piped.proc.stdout.close()  # what head -1 does after its line
+    m = piped.finish(timeout=30)
+    assert m.status == 0 and m.err == "", m.err
+    assert assert_model_of_last_epoch(tmp_path / "m.npz", tmp_path / "m.json", limit=300) == 3
+    assert_bounded(m, seconds=30)
+    if not os.path.exists("/dev/full"):  # Linux has it; elsewhere the closed pipe above must do
+        return
+    for p in (tmp_path / "m.npz", tmp_path / "m.json"):
+        p.unlink()
+    with open("/dev/full", "w") as full:
+        m = run_measured(argv, timeout=30, env=cli_env(tmp_path), stdout=full)
+    assert m.status == 0 and m.err == "", m.err
+    assert assert_model_of_last_epoch(tmp_path / "m.npz", tmp_path / "m.json", limit=300) == 3
+    assert_bounded(m, seconds=30)
+
+
+def test_table_stderr_closed_writes_nothing_to_stdout_instead(tmp_path):
+    """With stderr closed (2>&-) an error used to go to stdout; now nothing does, and the exit
+    status tells."""
+    m = run_measured(tinygrad("train", "--data", tmp_path / "missing"), timeout=20, env=cli_env(tmp_path),
+                     close_stderr=True)
+    assert m.status == 2 and m.out == ""
+    m = run_measured(tinygrad("train", "--limit", 100, "--epochs", 1, "--save", tmp_path / "m.npz"), timeout=20,
+                     env=cli_env(tmp_path), close_stderr=True)
+    assert m.status == 0 and "wrote" in m.out
+    serialize.load(tmp_path / "m.npz")  # a whole model: nothing of stderr's went into it
+    assert_bounded(m, seconds=20)
+
+
+def test_a_killed_saves_temp_file_is_swept_by_the_next_save(tmp_path):
+    """SIGKILL or a power cut leave a save's temp file; the next save to that name removes it
+    once it is a day old (a fresh one may be another process's, still writing)."""
+    stale, fresh = tmp_path / ".m.npz.tmp-0123456789ab.npz", tmp_path / ".m.npz.tmp-ba9876543210.npz"
+    for p in (stale, fresh):
+        p.write_bytes(bytes(100))
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
+    serialize.save(nn.MLP([4, 3], seed=0), tmp_path / "m.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "m.npz"]

@@ -21,7 +21,8 @@ PACKAGE = Path(tinygrad_mnist.__file__).parent
 # Each module's rank in "errors -> ops -> autograd -> tensor -> nn/losses/optim -> train ->
 # tools -> cli": a module may import only modules of a lower rank (or its own package's).
 RANKS = {
-    "errors": 0, "files": 0, "manual": 0, "threads": 0, "progress": 0, "interop": 5, "data": 1, "ops": 1, "autograd": 2, "tensor": 3,
+    "errors": 0, "limits": 0, "files": 1, "manual": 0, "threads": 0, "progress": 0, "interop": 5, "data": 2,
+    "ops": 1, "autograd": 2, "tensor": 3,
     "gradcheck": 4, "nn": 4, "losses": 4, "optim": 4, "testing": 5, "serialize": 5, "train": 5,
     "digits": 2, "prepare": 1, "figures": 6, "tools": 7, "explain": 8, "diagnose": 8, "cli": 9, "__main__": 10,
 }
@@ -144,3 +145,15 @@ def test_two_layers_of_one_name_from_different_modules_are_refused():
     with pytest.raises(TypeError, match="already registered"):
         type("Linear", (Module,), {"__module__": "somewhere_else"})
     assert LAYERS["Linear"] is Linear
+
+
+def test_exported_names_stay_functions_after_every_submodule_is_imported():
+    """A package attribute named like a submodule is replaced by that submodule when it is
+    imported (``import tinygrad_mnist.gradcheck``): no export may be shadowed that way."""
+    code = ("import importlib, pkgutil, types, tinygrad_mnist\n"
+            "for m in pkgutil.walk_packages(tinygrad_mnist.__path__, 'tinygrad_mnist.'):\n"
+            "    if not m.name.endswith('__main__'):\n"
+            "        importlib.import_module(m.name)\n"
+            "print([n for n in tinygrad_mnist.__all__ if isinstance(getattr(tinygrad_mnist, n), types.ModuleType)])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -79,11 +79,11 @@ def test_diagnose_a_correct_file_and_nielsens_per_sample_code(tmp_path):
     good.write_text(CORRECT)
     status, out, _ = run("diagnose", str(good))
     assert status == 0 and "match the engine's" in out
-    nielsen = tmp_path / "nielsen.py"   # his per-sample code, fed a batch: no sum, no 1/B
+    nielsen = tmp_path / "nielsen.py"   # his per-sample code: no sum, no 1/B, and correct
     nielsen.write_text(CORRECT.replace(" / x.shape[1]", "").replace("delta.sum(axis=1, keepdims=True)", "delta"))
     status, out, _ = run("diagnose", str(nielsen), "--batch", "5")
-    assert status == 1
-    assert "bias gradient not summed over the batch (db1, db2)" in out and "missing 1/B" in out
+    assert status == 0 and "match the engine's" in out, out
+    assert "note: it takes one sample at a time (x (n_in,1), y (n_out,1)): called once per sample on the B=5" in out
 
 
 def test_diagnose_rows_convention(tmp_path):
@@ -242,3 +242,22 @@ def test_diagnose_a_directory_or_a_pipe_says_what_it_is(tmp_path):
     os.mkfifo(tmp_path / "pipe.py")
     status, _, err = run("diagnose", str(tmp_path / "pipe.py"))  # importing it would block
     assert status == 2 and "pipe.py: not a regular file" in err and err.count("\n") == 1
+
+
+def test_explain_mse_with_check_says_what_n_is():
+    status, out, err = run("explain", "--loss", "mse", "--batch", "5", "--check")
+    assert status == 0 and err == ""
+    assert "N = B x 10 = 50: every element of a2 (B,10); mse averages over all of them" in out
+    assert out.rstrip().endswith("every parameter gradient agrees with manual")
+
+
+def test_explain_takes_the_activation_and_the_init(monkeypatch):
+    from tinygrad_mnist.cli import learn
+    built = []
+    monkeypatch.setattr(learn, "MLP", lambda *a, **k: built.append(k) or MLP(*a, **k))
+    status, out, _ = run("explain", "--activation", "tanh", "--init", "uniform", "--batch", "2")
+    assert status == 0 and "a1 (B,30) = tanh(z1)" in out and "dL/dz1 (B,30) = dL/da1 (B,30) * (1 - a1^2) (B,30)" in out
+    assert built[0]["activation"] == "tanh" and built[0]["init"] == "uniform"
+    status, out, err = run("explain", "--activation", "relu", "--check")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "manual has no formula for ReLU layers, so there is nothing to check against" in err

@@ -73,6 +73,34 @@ def test_batch_gradient_is_the_mean_of_per_sample_gradients(sizes, B, cost, seed
 @given(mlp_sizes(1, 3, max_units=5), batch_sizes(1, 4), costs(), seeds(),
        st.sampled_from(TARGET_KINDS))
 def test_backprop_matches_central_finite_differences_of_loss(sizes, B, cost, seed, targets):
+    assert_finite_differences(sizes, B, cost, seed, targets)
+
+
+@given(mlp_sizes(1, 3, max_units=5), batch_sizes(1, 4), seeds(), st.sampled_from(TARGET_KINDS))
+def test_mse_backprop_matches_central_finite_differences_of_loss(sizes, B, seed, targets):
+    """mse (PyTorch's mean over every element) is manual's third cost; the strategies' costs()
+    draws the textbook's two, so it gets its own property."""
+    assert_finite_differences(sizes, B, "mse", seed, targets)
+
+
+@pytest.mark.parametrize("targets", TARGET_KINDS)
+def test_mse_gives_the_same_gradients_in_every_convention(targets):
+    weights, biases, X, y = make_problem([5, 4, 3], 6, seed=1, targets=targets)
+    nabla_w, nabla_b = manual.backprop(weights, biases, X, y, "mse")
+    Y_columns = y if y.ndim == 1 else y.T
+    for name, (gw, gb) in {"loop": manual.backprop_loop(weights, biases, X, y, "mse"),
+                           "columns": manual.backprop_columns(weights, biases, X.T, Y_columns, "mse")}.items():
+        assert_grads_equal(gw, nabla_w, f"{name} nabla_w")
+        assert_grads_equal([g[:, 0] for g in gb], nabla_b, f"{name} nabla_b")
+    gw, gb = manual.backprop_rows([W.T for W in weights], biases, X, y, "mse")
+    assert_grads_equal([g.T for g in gw], nabla_w, "rows nabla_w")
+    quadratic_w, _ = manual.backprop(weights, biases, X, y, "quadratic")
+    assert_grads_equal(nabla_w, [g * 2 / 3 for g in quadratic_w], "mse = 2/n_L x quadratic")
+    with pytest.raises(ValueError, match="pass n_out"):
+        manual.output_delta(np.ones((2, 3)), np.zeros((2, 3)), "mse")
+
+
+def assert_finite_differences(sizes, B, cost, seed, targets):
     weights, biases, X, y = make_problem(sizes, B, seed, targets)
     nabla_w, nabla_b = manual.backprop(weights, biases, X, y, cost)
     eps = 1e-6
@@ -285,7 +313,7 @@ def engine_gradients(weights, biases, X, y, cost):
     for l, (W, b) in enumerate(zip(Ws, bs)):
         z = a @ W.T + b
         a = z if cost == "cross_entropy" and l == len(Ws) - 1 else z.sigmoid()
-    cost_value = a.quadratic_cost(y) if cost == "quadratic" else a.softmax_cross_entropy(y)
+    cost_value = {"quadratic": a.quadratic_cost, "mse": a.mse}.get(cost, a.softmax_cross_entropy)(y)
     cost_value.backward()
     return [W.grad for W in Ws], [b.grad for b in bs], float(cost_value.data)
 

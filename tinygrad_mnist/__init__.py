@@ -7,16 +7,19 @@ a subpackage alone (``tinygrad_mnist.data``) does not load the engine.
 """
 from importlib import import_module
 
+from .errors import AnomalyError, GradcheckError, ModelFileError, ShapeError
+# eager, and light (numpy only until called): a lazy export named like its submodule would be
+# shadowed by that submodule once something imports tinygrad_mnist.gradcheck
+from .gradcheck import gradcheck
+
 __version__ = "0.1.0"
 
-# public name -> the module that defines it
+# public name -> the module that defines it, imported on first use
 _EXPORTS = {
     "Tensor": "tensor", "no_grad": "autograd", "is_grad_enabled": "autograd",
-    "detect_anomaly": "autograd", "AnomalyError": "errors", "ShapeError": "errors",
-    "GradcheckError": "errors", "ModelFileError": "errors", "gradcheck": "gradcheck",
-    "save": "serialize", "load": "serialize",
+    "detect_anomaly": "autograd", "save": "serialize", "load": "serialize",
 }
-__all__ = list(_EXPORTS)
+__all__ = list(_EXPORTS) + ["gradcheck", "AnomalyError", "GradcheckError", "ModelFileError", "ShapeError"]
 
 
 def __getattr__(name):

@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .errors import AnomalyError, ShapeError, fmt_shape
-from .ops import unbroadcast
+from .ops import summed_axes, unbroadcast
 
 
 class _Modes:
@@ -153,10 +153,6 @@ class Visit:
     grad: np.ndarray
     edges: List[Edge]
 
-    @property
-    def node(self):  # the tensor, under the name the tools have always used
-        return self.tensor
-
 
 def _check_versions(node: Node) -> None:
     """Refuse to backprop through an op whose saved parameter was changed in place since."""
@@ -178,13 +174,6 @@ def _fit(r: np.ndarray, parent, node: Node, index: int) -> np.ndarray:
     except ShapeError:
         raise ShapeError(f"{node.name}: its VJP for input {index} returned a gradient of shape "
                          f"{fmt_shape(r.shape)}, but that input has shape {fmt_shape(parent.data.shape)}") from None
-
-
-def _summed_axes(raw_shape: tuple, shape: tuple) -> tuple:
-    """The axes ``unbroadcast`` summed to take a gradient of ``raw_shape`` to ``shape``."""
-    extra = len(raw_shape) - len(shape)
-    return tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape)
-                                       if n == 1 and raw_shape[extra + i] != 1)
 
 
 def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Visit]] = None) -> Dict[object, np.ndarray]:
@@ -239,7 +228,7 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
             if r.dtype != pdata.dtype:
                 r = r.astype(pdata.dtype)
             if edges is not None:
-                edges.append(Edge(i, parent, raw, r, _summed_axes(raw, pdata.shape) if raw != pdata.shape else ()))
+                edges.append(Edge(i, parent, raw, r, summed_axes(raw, pdata.shape) if raw != pdata.shape else ()))
             if parent.node is None:  # a leaf: the chain rule ends here
                 prev = done.get(parent)
                 if prev is not None:

@@ -15,13 +15,15 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 from .files import atomic_file, refuse_special
+from .limits import MAX_IMAGE_PIXELS
 from .prepare import BACKGROUNDS, BlankImage, composite, prepare
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
 DIGIT_SHAPE = (28, 28)
-MAX_PIXELS = 1 << 24  # refuse images larger than 16 Mpx before decoding them (decompression bombs)
+MAX_PIXELS = MAX_IMAGE_PIXELS  # refuse larger images from their header, before decoding (bombs)
 
 
 class ImageError(ValueError):
@@ -233,7 +235,8 @@ def _npy_digit(path: PathLike, name: str) -> np.ndarray:
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, SyntaxError, tokenize.TokenError) as e:
-        raise ImageError(f"{name}: not a readable .npy array ({e})") from None
+        why = " ".join(str(e).split())  # NumPy quotes a garbled header whole: up to 64 kB
+        raise ImageError(f"{name}: not a readable .npy array ({why[:200]}{'...' if len(why) > 200 else ''})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
         raise ImageError(f"{name}: expected a numeric .npy array, got {getattr(arr, 'dtype', type(arr))}")
     if arr.shape not in (DIGIT_SHAPE, (784,)):

@@ -45,5 +45,19 @@ class AnomalyError(FloatingPointError):
         return (type(self), (self.op, self.phase, self.what, self.site))
 
 
+class TrainingDiverged(FloatingPointError):
+    """``fit``'s training went non-finite: ``what`` happened (e.g. "the training loss became
+    nan") in epoch ``epoch``. The message adds the usual cause; a caller that knows the
+    settings (the command line) can say which one to change instead."""
+
+    def __init__(self, what: str, epoch: int):
+        super().__init__(f"fit: {what} in epoch {epoch}; the learning rate is probably too high "
+                         "(or the weight decay)")
+        self.what, self.epoch = what, epoch
+
+    def __reduce__(self):  # rebuild from the fields, not the formatted message
+        return (type(self), (self.what, self.epoch))
+
+
 class ModelFileError(ValueError):
     """A saved model file is unreadable, incomplete, or does not match its architecture."""

@@ -4,7 +4,9 @@ model gets wrong (``misclassified_grid``), each written to a file atomically.
 
 Figures are ``matplotlib.figure.Figure`` objects drawn straight to a file: pyplot and its
 backends are never touched, so nothing here opens a window or changes the backend a notebook
-or script has chosen, and importing this module needs no matplotlib. Leaves out: training.
+or script has chosen, and importing this module needs no matplotlib. A picture shows at most
+``limits.MAX_FIGURE_PANELS`` units or digits (an even sample of a wider layer, and says so).
+Leaves out: training.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 
 from .files import atomic_file
+from .limits import MAX_FIGURE_PANELS
 from .nn import Linear, Module, Sequential
 from .train import predict
 
@@ -26,13 +29,27 @@ class PlotUnavailable(ImportError):
     """matplotlib is not installed; the message says how to get it."""
 
 
-def require_matplotlib() -> None:
-    """Raise PlotUnavailable (with the install hint) unless matplotlib can be imported: a CLI
-    checks this before training rather than failing after it."""
+def require_matplotlib(purpose: str = "--plot") -> None:
+    """Raise PlotUnavailable (with the install hint, naming ``purpose``: "--plot", "show")
+    unless matplotlib can be imported: a CLI checks this before any work rather than after it."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PlotUnavailable(INSTALL_HINT) from None
+        raise PlotUnavailable(INSTALL_HINT.replace("--plot", purpose)) from None
+
+
+def check_format(path: PathLike) -> None:
+    """Raise ValueError naming ``path`` unless matplotlib can write a picture in the format
+    its extension names (.png, .svg, .pdf, ...; none means png), so a CLI refuses
+    ``--plot curve.txt`` before training rather than after. Needs matplotlib."""
+    ext = os.path.splitext(os.fspath(path))[1][1:].lower()
+    if not ext:
+        return
+    from matplotlib.backend_bases import FigureCanvasBase
+    known = FigureCanvasBase.get_supported_filetypes()
+    if ext not in known:
+        raise ValueError(f"{os.fspath(path)}: matplotlib cannot write .{ext} pictures; use one of "
+                         + ", ".join(f".{k}" for k in sorted(known)))
 
 
 def new_figure(figsize: tuple):
@@ -114,30 +131,64 @@ def _grid(n: int, cols: Optional[int]) -> tuple:
     return math.ceil(n / cols), cols
 
 
-def weights_grid(model: Module, path: PathLike, cols: Optional[int] = None, title: Optional[str] = None) -> int:
+def sample_units(n: int, most: int = MAX_FIGURE_PANELS) -> np.ndarray:
+    """Indices of the units a picture shows: all ``n`` up to ``most``, else ``most`` of them
+    spread evenly from the first to the last (every 150th of 15,000), in order."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
+
+
+_LABEL_ROWS = 9  # blank pixel rows above each tile, where its unit number goes
+
+
+def _mosaic(tiles: np.ndarray, cols: int) -> np.ndarray:
+    """Tiles (k, h, w) laid out in rows of ``cols``, with one blank (NaN) pixel between them
+    and _LABEL_ROWS above each row for the labels."""
+    k, h, w = tiles.shape
+    rows, step = math.ceil(k / cols), h + _LABEL_ROWS
+    out = np.full((rows * step, cols * (w + 1) - 1), np.nan, dtype=np.float32)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * step + _LABEL_ROWS:(r + 1) * step, c * (w + 1):c * (w + 1) + w] = tile
+    return out
+
+
+def weights_grid(model: Module, path: PathLike, cols: Optional[int] = None, title: Optional[str] = None,
+                 max_units: int = MAX_FIGURE_PANELS) -> int:
     """Draw each hidden unit of the first layer as an image of its incoming weights
     (row j of W (n_hidden, 784) reshaped to 28x28) into ``path`` (.png, .svg, .pdf).
 
     Colours: red positive, blue negative, white 0, on one symmetric scale per unit, so each
-    image shows which pixels excite (red) or inhibit (blue) that unit. Returns the number drawn.
+    image shows which pixels excite (red) or inhibit (blue) that unit. A layer of more than
+    ``max_units`` units is shown by an even sample of ``max_units`` of them (``sample_units``),
+    each labelled with its number, and the title says so. Returns the number drawn.
     """
     W = _first_linear(model).weight.data
     side = _side(W.shape[1], "weights_grid")
     n = W.shape[0]
-    rows, cols = _grid(n, cols)
-    fig = new_figure((1.3 * cols, 1.3 * rows + 0.5))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if k < n:
-            w = W[k].reshape(side, side)
-            limit = float(np.max(np.abs(w))) or 1.0
-            ax.imshow(w, cmap="seismic", vmin=-limit, vmax=limit, interpolation="nearest")
-            ax.set_title(f"unit {k}", fontsize=7)
-    fig.suptitle(title or f"first-layer weights: {n} hidden units, each {side}x{side}", fontsize=10)
-    fig.tight_layout()
+    shown = sample_units(n, max_units)
+    rows, cols = _grid(len(shown), cols)
+    tiles = W[shown].reshape(len(shown), side, side).astype(np.float32)
+    limits = np.abs(tiles).max(axis=(1, 2), keepdims=True)
+    tiles = tiles / np.where(limits > 0, limits, 1.0)  # each unit on its own symmetric scale
+    height = 1.2 * rows + 0.6
+    fig = new_figure((1.0 * cols + 0.3, height))
+    ax = fig.add_axes((0.01, 0.01, 0.98, 0.98 - 0.5 / height))
+    ax.set_axis_off()
+    from matplotlib import colormaps
+    cmap = colormaps["seismic"].with_extremes(bad="white")
+    # one image for all units: a hundred separate axes take matplotlib seconds to lay out
+    ax.imshow(_mosaic(tiles, cols), cmap=cmap, vmin=-1.0, vmax=1.0, interpolation="nearest")
+    for i, unit in enumerate(shown):
+        r, c = divmod(i, cols)
+        ax.text(c * (side + 1) + side / 2, r * (side + _LABEL_ROWS) + _LABEL_ROWS - 1.5, f"unit {unit}",
+                fontsize=6, va="bottom", ha="center")
+    which = f"{n} hidden units" if len(shown) == n else \
+        f"{len(shown)} of {n} hidden units (an even sample, unit numbers shown)"
+    fig.suptitle(title or f"first-layer weights: {which}, each {side}x{side}", fontsize=10)
     save_figure(fig, path)
-    return n
+    return int(len(shown))
 
 
 def misclassified_grid(model: Module, X, y, path: PathLike, n: int = 25, cols: Optional[int] = None,
@@ -150,8 +201,9 @@ def misclassified_grid(model: Module, X, y, path: PathLike, n: int = 25, cols: O
     y = np.asarray(y)
     if X.ndim != 2 or len(X) != len(y):
         raise ValueError(f"misclassified_grid: expected X (N, n_in) and labels y (N,), got {X.shape} and {y.shape}")
-    if n < 1:
-        raise ValueError(f"misclassified_grid: n must be positive, got {n}")
+    if not 1 <= n <= MAX_FIGURE_PANELS:
+        raise ValueError(f"misclassified_grid: n must be 1..{MAX_FIGURE_PANELS} (digits in one picture), "
+                         f"got {n}")
     side = _side(X.shape[1], "misclassified_grid")
     pred = predict(model, X)  # batched, in the model's dtype, under no_grad
     wrong = np.flatnonzero(pred != y)

@@ -10,7 +10,6 @@ from typing import Callable
 import numpy as np
 
 from .errors import GradcheckError
-from .tensor import Tensor, no_grad
 
 
 def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float = 1e-5,
@@ -25,6 +24,10 @@ def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float
     passing when |numeric - engine| <= atol + rtol * |numeric|.
     The error names the input position, the entry's index, and both values.
     """
+    # imported here, not at the top: the package exports gradcheck eagerly (a lazy export would
+    # lose to the submodule of the same name once that is imported), and importing the package
+    # must not load the engine
+    from .tensor import Tensor, no_grad
     tensors = []
     for x in inputs:
         arr = x.data if isinstance(x, Tensor) else np.asarray(x)

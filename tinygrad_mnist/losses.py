@@ -1,10 +1,15 @@
-"""Loss functions as plain functions: each is the same op as the Tensor method of its name.
+"""Loss functions as plain functions: each is the same op as the Tensor method of its name,
+and ``LOSSES``, the one table of the names the CLI, ``fit`` and the tools use for them.
 
 All return a scalar Tensor: the mean over the batch (or over elements, for mse and
-binary_cross_entropy). Leaves out: the math, which lives with its VJP in ``ops.py``.
+binary_cross_entropy). Each function's ``.op`` is its op (``ops/losses.py``), which says
+whether ``manual`` computes it too (``op.reference_cost``). Leaves out: the math.
 """
 from __future__ import annotations
 
+from typing import Callable, Optional
+
+from . import ops
 from .tensor import Tensor
 
 
@@ -32,10 +37,23 @@ def binary_cross_entropy(p, target) -> Tensor:
     return _tensor(p).binary_cross_entropy(target)
 
 
-# The names the CLI and configs use for each loss.
+softmax_cross_entropy.op = ops.softmax_cross_entropy
+quadratic_cost.op = ops.quadratic_cost
+mse.op = ops.mse
+binary_cross_entropy.op = ops.binary_cross_entropy
+
+# The names the CLI, fit and the tools use for each loss.
 LOSSES = {
     "cross-entropy": softmax_cross_entropy,
     "quadratic": quadratic_cost,
     "mse": mse,
     "binary-cross-entropy": binary_cross_entropy,
 }
+
+
+def reference_cost(name: str) -> Optional[str]:
+    """``manual``'s ``cost=`` for the loss called ``name`` ("cross-entropy" -> "cross_entropy";
+    underscores accepted too), or None when ``manual`` has no formula for it or the name is unknown."""
+    fn: Optional[Callable] = LOSSES.get(name.replace("_", "-"))
+    return getattr(getattr(fn, "op", None), "reference_cost", None)
+

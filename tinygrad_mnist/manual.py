@@ -2,7 +2,9 @@
 
 Nielsen's formulas and names (zs, activations, delta, nabla_w, nabla_b) in three conventions:
 column form (the book), batch-first form (the engine's; the fast NumPy baseline) and row form
-(z = x W + b). Imports only NumPy, never the engine; no training loop, data or printing here.
+(z = x W + b), for three costs: "quadratic" (the book's), "cross_entropy" (softmax outputs)
+and "mse" (PyTorch's MSELoss: the mean over every element, so each sample's cost is averaged over
+the n_L outputs too). Imports only NumPy, never the engine; no training loop, data or printing.
 """
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from typing import Literal, Union
 import numpy as np
 import numpy.typing as npt
 
-Cost = Literal["quadratic", "cross_entropy"]
+Cost = Literal["quadratic", "cross_entropy", "mse"]
 Arrays = list[np.ndarray]  # one entry per layer: weights, biases, nabla_w or nabla_b
-COSTS = ("quadratic", "cross_entropy")
+COSTS = ("quadratic", "cross_entropy", "mse")
 
 
 # --- helpers shared by every convention -------------------------------------------------------
@@ -78,11 +80,14 @@ def _a_minus_y(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     return delta
 
 
-def output_delta(a: np.ndarray, y: np.ndarray, cost: Cost) -> np.ndarray:
-    """delta^L = dC/dz^L, elementwise, so a and y share any orientation (n_L, B) or (B, n_L):
+def output_delta(a: np.ndarray, y: np.ndarray, cost: Cost, n_out: Union[int, None] = None) -> np.ndarray:
+    """delta^L = dC_x/dz^L, elementwise, so a and y share any orientation (n_L, B) or (B, n_L):
 
         quadratic:      delta^L = (a^L - y) * s'(z^L),  with s'(z^L) = a^L * (1 - a^L)
         cross_entropy:  delta^L =  a^L - y              (softmax + log loss: the s' cancels)
+        mse:            delta^L = 2 (a^L - y) * s'(z^L) / n_L   (C_x = 1/n_L sum_j (a_j - y_j)^2)
+
+    n_out: n_L, the number of output units, which mse averages over (needed for mse only).
 
     y: targets of a's shape, or integer labels (B,) when a is batch-first (B, n_L), in which
     case a^L - y subtracts 1 at each sample's label without building a one-hot matrix.
@@ -90,6 +95,10 @@ def output_delta(a: np.ndarray, y: np.ndarray, cost: Cost) -> np.ndarray:
     delta = _a_minus_y(a, y)
     if cost == "quadratic":
         delta *= a * (1.0 - a)  # a = s(z^L), so this is s'(z^L) without another exp
+    elif cost == "mse":
+        if n_out is None:
+            raise ValueError("output_delta: cost 'mse' averages over the n_L output units; pass n_out")
+        delta *= a * (1.0 - a) * (2.0 / n_out)
     return delta
 
 
@@ -202,7 +211,7 @@ def backprop_sample(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray],
     y = _targets(y, 1, sizes[-1], np.result_type(x, *weights), columns=True)
     zs, activations = forward_columns(weights, biases, x, cost)
     nabla_b, nabla_w = [None] * len(weights), [None] * len(weights)
-    delta = output_delta(activations[-1], y, cost)
+    delta = output_delta(activations[-1], y, cost, sizes[-1])
     nabla_b[-1] = delta
     nabla_w[-1] = delta @ activations[-2].T
     for l in range(2, len(sizes)):  # l counts layers back from the output, as in the book
@@ -250,7 +259,7 @@ def backprop_columns(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]
     n_out, B = activations[-1].shape
     Y = _targets(Y, B, n_out, activations[-1].dtype, name="Y", columns=True)
     nabla_b, nabla_w = [None] * len(weights), [None] * len(weights)
-    delta = output_delta(activations[-1], Y, cost) / B
+    delta = output_delta(activations[-1], Y, cost, n_out) / B
     nabla_b[-1] = delta.sum(axis=1, keepdims=True)
     nabla_w[-1] = delta @ activations[-2].T
     for l in range(2, len(weights) + 1):
@@ -290,7 +299,8 @@ def backprop(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.
     """Mean gradient over the batch X (B, n_0), y (B, n_L) or integer labels (B,).
 
         delta^L (B, n_L) = (a^L - y) (B, n_L) * s'(z^L) (B, n_L) / B
-                         [cross_entropy: delta^L = (a^L - y) (B, n_L) / B]
+                         [cross_entropy: delta^L = (a^L - y) (B, n_L) / B;
+                          mse: delta^L = 2 (a^L - y) (B, n_L) * s'(z^L) (B, n_L) / (B n_L)]
         delta^l (B, n_l) = delta^{l+1} (B, n_{l+1}) @ W^{l+1} (n_{l+1}, n_l) * s'(z^l) (B, n_l)
         nabla_b^l (n_l,) = sum over rows of delta^l (B, n_l)
         nabla_w^l (n_l, n_{l-1}) = delta^l.T (n_l, B) @ a^{l-1} (B, n_{l-1})
@@ -299,7 +309,7 @@ def backprop(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.
     zs, activations = forward(weights, biases, X, cost)
     B, n_out = activations[-1].shape
     y = _targets(y, B, n_out, activations[-1].dtype)
-    delta = output_delta(activations[-1], y, cost)
+    delta = output_delta(activations[-1], y, cost, n_out)
     delta /= B
     nabla_w, nabla_b = [None] * len(weights), [None] * len(weights)
     for l in range(len(weights) - 1, -1, -1):  # weights[l] maps activations[l] to zs[l]
@@ -317,6 +327,7 @@ def loss(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndar
     """The mean cost over the batch X (B, n_0), y (B, n_L) or integer labels (B,).
 
         quadratic:      C = 1/B sum_x 1/2 sum_j (a^L_j - y_j)^2
+        mse:            C = 1/(B n_L) sum_x sum_j (a^L_j - y_j)^2   (every element's mean)
         cross_entropy:  C = -1/B sum_x sum_j y_j log a^L_j, with log a^L = log_softmax(z^L)
                         = z^L - max z^L - log sum_k exp(z^L_k - max z^L)  (no overflow, no log 0)
     """
@@ -325,6 +336,8 @@ def loss(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndar
     y = _targets(y, B, n_out, zs[-1].dtype)
     if cost == "quadratic":
         return float(0.5 * np.sum(_a_minus_y(activations[-1], y) ** 2) / B)
+    if cost == "mse":
+        return float(np.sum(_a_minus_y(activations[-1], y) ** 2) / (B * n_out))
     shifted = zs[-1] - zs[-1].max(axis=1, keepdims=True)
     log_a = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     picked = log_a[np.arange(B), y] if y.ndim == 1 else np.sum(y * log_a, axis=1)
@@ -373,7 +386,7 @@ def backprop_rows(weights_rows: Sequence[np.ndarray], biases: Sequence[np.ndarra
         last = l == len(weights_rows) - 1
         activations.append(softmax(z, axis=1) if last and cost == "cross_entropy" else sigmoid(z))
     y = _targets(y, X.shape[0], sizes[-1], activations[-1].dtype)
-    delta = output_delta(activations[-1], y, cost) / X.shape[0]
+    delta = output_delta(activations[-1], y, cost, sizes[-1]) / X.shape[0]
     nabla_w, nabla_b = [None] * len(weights_rows), [None] * len(weights_rows)
     nabla_w[-1], nabla_b[-1] = activations[-2].T @ delta, delta.sum(axis=0)
     for l in range(2, len(sizes)):

@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from .errors import TrainingDiverged
 from .files import atomic_file
 from .data import batches
 from .losses import LOSSES
@@ -31,7 +32,8 @@ EVAL_BATCH = 1000          # rows per forward pass when evaluating: big enough t
                            # enough that 10k rows x 784 never makes one huge intermediate
 PROGRESS_UPDATES = 100     # batch events per epoch at most, so the callback costs nothing measurable
 GROWTH = 100.0             # an epoch's loss this many times the lowest loss seen so far: diverging
-CHANCE_MARGIN = 0.02       # test accuracy within this of chance: the network has learned nothing
+CHANCE_MARGIN = 0.02       # test accuracy within this of chance: the network has learned nothing ...
+CHANCE_STEPS = 100         # ... in an epoch of at least this many steps (fewer may not have had time)
 
 
 class History(List[Dict[str, Optional[float]]]):
@@ -153,10 +155,11 @@ def divergence(train_loss: float, lowest_loss: Optional[float], test_accuracy: O
 
     Diverged: the epoch's mean training loss is GROWTH (100) times ``lowest_loss`` (the lowest
     seen before: the first batch's, or an earlier epoch's), or its test accuracy is within
-    CHANCE_MARGIN of ``chance_accuracy`` (see ``chance``). ``fit`` calls it after every epoch;
-    a NaN or Inf loss is fit's FloatingPointError instead.
+    CHANCE_MARGIN of ``chance_accuracy`` (see ``chance``). ``fit`` calls it after every epoch,
+    with the chance rule for epochs of CHANCE_STEPS steps or more; a NaN or Inf loss is fit's
+    TrainingDiverged instead.
     """
-    grew = lowest_loss is not None and lowest_loss > 0 and train_loss >= GROWTH * lowest_loss
+    grew = loss_grew(train_loss, lowest_loss)
     stuck = (test_accuracy is not None and chance_accuracy is not None
              and chance_accuracy + CHANCE_MARGIN < 1 and test_accuracy <= chance_accuracy + CHANCE_MARGIN)
     if not (grew or stuck):
@@ -168,10 +171,15 @@ def divergence(train_loss: float, lowest_loss: Optional[float], test_accuracy: O
     if stuck:
         why.append(f"test accuracy {100 * test_accuracy:.2f}% is at chance ({100 * chance_accuracy:.2f}% "
                    "by always answering the most common class)")
-    advice = ("the learning rate is probably too high" if grew else
-              "the network is not learning: the learning rate may be far too high or too low, "
-              "or the units saturate (try another init)")
-    return f"{'; '.join(why)}: {advice}"
+    if grew:
+        return "; ".join(why)  # the cause is the caller's to name: the learning rate, or the decay
+    return (f"{why[0]}: the network is not learning: the learning rate may be far too high or too low, "
+            "or the units saturate (try another init)")
+
+
+def loss_grew(train_loss: float, lowest_loss: Optional[float]) -> bool:
+    """True when ``train_loss`` is GROWTH (100) times ``lowest_loss`` or more."""
+    return lowest_loss is not None and lowest_loss > 0 and train_loss >= GROWTH * lowest_loss
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
@@ -216,9 +224,14 @@ def fit(model: Module, X_train, y_train, X_test=None, y_test=None, *,
 
     ``callback(event)`` receives dicts: ``{"event": "batch", "epoch", "epochs", "seen",
     "total", "loss" (running mean this epoch), "seconds"}`` up to ~100 times per epoch, and
-    ``{"event": "epoch", "epochs", "warning", **record}`` after each epoch (``record`` as in
-    History; ``warning``: ``divergence``'s text when the epoch diverged, else None).
-    Raises ValueError before training for NaN/Inf or non-numeric inputs and bad settings.
+    ``{"event": "epoch", "epochs", "warning", "loss_grew", **record}`` after each epoch
+    (``record`` as in History; ``warning``: ``divergence``'s text when the epoch diverged without
+    a NaN, else None; ``loss_grew``: whether that was the loss growing, rather than the accuracy
+    sitting at chance alone).
+    Raises ValueError before training for NaN/Inf or non-numeric inputs and bad settings, and
+    ``errors.TrainingDiverged`` (a FloatingPointError) when training diverges: a NaN/Inf
+    training loss, weights (checked after every epoch, so its last step counts too) or test
+    loss; it says what and when.
     """
     if int(epochs) < 0 or int(batch_size) < 1:
         raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got epochs={epochs}, "
@@ -263,7 +276,8 @@ def _fit(model, X_train, y_train, X_test, y_test, loss_fn, opt, epochs, batch_si
     n = len(X_train)
     n_batches = math.ceil(n / batch_size)
     report_every = max(1, n_batches // PROGRESS_UPDATES)
-    chance_accuracy = chance(y_test) if X_test is not None else None
+    # the chance rule only for epochs long enough to have learned something (see CHANCE_STEPS)
+    chance_accuracy = chance(y_test) if X_test is not None and n_batches >= CHANCE_STEPS else None
     lowest = None  # the lowest loss so far: the first batch's, then each epoch's (for divergence)
     history = History()
     for epoch in range(1, epochs + 1):
@@ -285,26 +299,45 @@ def _fit(model, X_train, y_train, X_test, y_test, loss_fn, opt, epochs, batch_si
                           "total": n, "loss": total / seen, "seconds": time.perf_counter() - start})
         train_loss = total / n
         if not math.isfinite(train_loss):
-            raise FloatingPointError(f"fit: the training loss became {train_loss} in epoch {epoch}; "
-                                     "the learning rate is probably too high")
+            raise TrainingDiverged(f"the training loss became {train_loss}", epoch)
+        # the last step's update comes after its loss was computed: only the weights show it
+        bad = next((name for name, p in model.named_parameters() if not np.isfinite(p.data).all()), None)
+        if bad is not None:
+            raise TrainingDiverged(f"the last step's update made the weights ({bad}) NaN or Inf", epoch)
         test_loss = test_acc = None
         if X_test is not None and len(X_test):
             test_loss, test_acc = _evaluate(model, X_test, y_test, loss_fn, eval_batch_size)
+            if not math.isfinite(test_loss):
+                raise TrainingDiverged(f"the test loss became {test_loss} (the outputs overflow)", epoch)
         warning = divergence(train_loss, lowest, test_acc, chance_accuracy)
+        grew = loss_grew(train_loss, lowest)
         lowest = min(lowest, train_loss)
         record = {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
                   "test_accuracy": test_acc, "seconds": time.perf_counter() - start,
                   "diverged": warning is not None}
         history.append(record)
         if callback is not None:
-            callback({"event": "epoch", "epochs": epochs, "warning": warning, **record})
+            callback({"event": "epoch", "epochs": epochs, "warning": warning, "loss_grew": grew, **record})
     return history
 
 
+def _strict(value):
+    """A history value as strict JSON allows: NaN and +-Inf (which json.dump would write as the
+    bare, invalid NaN / Infinity) become None, i.e. null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def save_history(history: List[dict], path: Union[str, os.PathLike]) -> None:
-    """Write the per-epoch history as JSON, atomically (``files.atomic_file``: temp file in the
-    same folder, then ``os.replace``), so a reader never sees half a file and a failure keeps
-    the old one."""
+    """Write the per-epoch history as strict JSON (NaN and Inf as null), atomically
+    (``files.atomic_file``: temp file in the same folder, then ``os.replace``), so a reader
+    never sees half a file and a failure keeps the old one."""
+    records = _strict([dict(r) for r in history])
     with atomic_file(path, "w", suffix=".json") as f:
-        json.dump(list(history), f, indent=1)
+        json.dump(records, f, indent=1, allow_nan=False)
         f.write("\n")

@@ -2,9 +2,11 @@
 learning tools explain, diagnose, graph, show (``learn.py``). The only place that reads argv,
 prints and picks exit codes: 0 ok; 1 training diverged (or ``--detect-anomaly`` caught the
 first NaN/Inf), a download failed, or a check found a difference; 2 bad arguments or files;
-130 interrupted (Ctrl-C). One convention for every command: a handler ``(args, out, err) ->
-int`` prints its result and returns the status, and lets the library's errors reach ``main``,
-which turns each into one line on stderr. Leaves out: the work itself, which it calls.
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP). One convention for
+every command: a handler ``(args, out, err) -> int`` prints its result and returns the status,
+and lets the library's errors reach ``main``, which turns each into one line on stderr.
+Output is best effort (``streams``): a closed or full stdout/stderr loses the output, never
+the work. Leaves out: the work itself, which it calls.
 """
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ from ..figures import PlotUnavailable
 from ..tools.graphviz import RenderError
 from . import learn, train
 from .args import PROG
+from .signals import SignalGuard, status_of, what
+from .streams import BestEffort, open_missing_std_fds
+
+# One error line is cut here: a hostile file can put a megabyte into a message.
+MAX_MESSAGE = 1000
 
 __all__ = ["main", "build_parser", "PROG"]
 
@@ -35,20 +42,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(e: BaseException) -> str:
+    """The error as one line of at most MAX_MESSAGE characters."""
     if isinstance(e, DownloadError):
         tried = "; ".join(f"{url} ({why})" for url, why in e.attempts)
-        return f"{e.filename}: download failed from every mirror: {tried}"
-    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.filename}: download failed from every mirror: {tried}"
+    elif isinstance(e, OSError) and e.strerror:
         where = f"{e.filename}: " if e.filename else ""
-        return f"{where}{e.strerror}"
-    return " ".join(str(e).split("\n"))
+        text = f"{where}{e.strerror}"
+    else:
+        text = str(e)
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    out, err = sys.stdout, sys.stderr
+    open_missing_std_fds()
+    out, err = BestEffort(sys.stdout), BestEffort(sys.stderr)
+    # called as the program (no argv): the process ends after main, so signals stay ignored
+    guard = SignalGuard(restore=argv is not None)
+    try:
+        with guard:
+            args = build_parser().parse_args(argv)
+            status = _run(args, out, err)
+            guard.settle()
+        return status
+    except KeyboardInterrupt as e:  # a signal before the command started, or just as it ended
+        print(f"{PROG}: {what(e)}", file=err)
+        return status_of(e)
+
+
+def _run(args, out: BestEffort, err: BestEffort) -> int:
     prefix = f"{PROG} {args.command}: error:"
     try:
         return args.func(args, out, err)
@@ -56,13 +80,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"{prefix} {_one_line(e)}", file=err)
         return 1
     except FloatingPointError as e:
-        print(f"{prefix} {e}", file=err)
+        print(f"{prefix} {_one_line(e)}", file=err)
         return 1
     except (ValueError, OSError, PlotUnavailable, RenderError) as e:
         # ValueError covers the library's own types: ModelFileError, ImageError, DataError,
         # ShapeError, UsageError, and fit's checks of the data
         print(f"{prefix} {_one_line(e)}", file=err)
         return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=err)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"{PROG} {args.command}: {what(e)}", file=err)
+        return status_of(e)

@@ -9,27 +9,30 @@ import argparse
 import os
 from typing import Callable, Optional, Sequence
 
+from ..files import is_special
+from ..limits import MAX_PARAMETERS  # noqa: F401  (also load's limit: one number for both)
+
 PROG = "tinygrad-mnist"
 DEFAULT_SIZES = (784, 30, 10)  # Nielsen's network, every command's default
-
-# Networks bigger than this are refused before anything is allocated (784-30-10 has 23,860
-# parameters, 784-128-128-10 has 118,282); it only stops typos like --sizes 784 3000000 10.
-MAX_PARAMETERS = 50_000_000
+# The losses (names from losses.LOSSES) that an MLP's output layer is built for: raw logits for
+# cross-entropy, sigmoid outputs for the textbook's quadratic cost.
+MLP_LOSSES = ("cross-entropy", "quadratic")
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")  # names from nn.ACTIVATIONS a hidden layer may use
 
 
 class UsageError(ValueError):
     """A combination of arguments that argparse cannot check by itself."""
 
 
-def int_from(low: int, what: str) -> Callable[[str], int]:
-    """An argparse type accepting integers >= low; ``what`` names them in the error, which
-    argparse prefixes with the flag (``argument --seed: expected ..., got -1``)."""
+def int_from(low: int, what: str, high: Optional[int] = None) -> Callable[[str], int]:
+    """An argparse type accepting integers >= low (and <= high, if given); ``what`` names them
+    in the error, which argparse prefixes with the flag (``argument --seed: expected ..., got -1``)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text[:40]!r}") from None
+        if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
         return value
     return parse
@@ -61,12 +64,24 @@ def check_output(flag: str, path: Optional[str]) -> None:
     if not path.strip() or path.endswith(("/", os.sep)):
         raise UsageError(f"{flag} {path!r}: give a file name")
     folder = os.path.dirname(os.path.abspath(path))
+    name = os.fsencode(os.path.basename(path))
+    if len(name) > _name_max(folder):
+        raise UsageError(f"{flag} {path}: the file name is {len(name)} bytes, longer than the "
+                         f"{_name_max(folder)} the file system allows; give a shorter name")
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: the directory {folder} does not exist")
-    if os.path.lexists(path) and not os.path.isfile(path):
+    if is_special(path):
         raise UsageError(f"{flag} {path}: exists and is not a regular file; give another name")
     if not os.access(folder, os.W_OK):
         raise UsageError(f"{flag} {path}: the directory {folder} is not writable")
+
+
+def _name_max(folder: str) -> int:
+    """The longest file name (bytes) ``folder``'s file system takes: 255 on most."""
+    try:
+        return os.pathconf(folder if os.path.isdir(folder) else "/", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no answer
+        return 255
 
 
 def _float_in(low: float, high: float, low_open: bool = False):

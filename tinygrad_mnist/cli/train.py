@@ -17,16 +17,18 @@ import numpy as np
 
 from ..data import download, load_dataset, load_path
 from ..digits import load_digit, write_png
-from ..errors import AnomalyError, ModelFileError
-from ..figures import plot_history, require_matplotlib
+from ..errors import AnomalyError, ModelFileError, TrainingDiverged
+from ..figures import check_format, plot_history, require_matplotlib
+from ..limits import DOWNLOAD_DEADLINE
 from ..nn import INITS, MLP, Linear, Module, predict_proba
 from ..optim import SGD, Adam
 from ..serialize import load, save
 from ..tensor import detect_anomaly
 from ..threads import limit, resolve as resolve_threads
 from ..train import EVAL_BATCH, confusion_matrix, fit, predict, save_history
-from .args import (DEFAULT_SIZES, PROG, UsageError, check_output, check_sizes, fraction, non_negative_float,
-                   non_negative_int, positive_float, positive_int)
+from .args import (DEFAULT_SIZES, HIDDEN_ACTIVATIONS, MLP_LOSSES, PROG, UsageError, check_output, check_sizes,
+                   fraction, non_negative_float, non_negative_int, positive_float, positive_int)
+from .signals import shielded, status_of, what
 
 # Defaults of `tinygrad-mnist train`: Nielsen's 784-30-10 sigmoid network with the cross-entropy
 # cost (his chapter 3), the scaled N(0, 1/n_in) weights, SGD lr 0.5 on mini-batches of 10.
@@ -48,7 +50,8 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
                      help="a directory (the four IDX files, mnist.pkl.gz or train.csv) or one "
                           "file (mnist.pkl.gz, a Kaggle train.csv)")
     p.add_argument("--limit", metavar="N", type=positive_int, default=None,
-                   help="use only the first N training and N test images (quick runs)")
+                   help="use only the first N training and N test images (quick runs); only "
+                        "those are read")
     p.add_argument("--threads", metavar="N", type=positive_int, default=None,
                    help="BLAS threads for the matrix products (default: the policy of "
                         "tinygrad_mnist.threads: 1 for an MLP, whose products are too small to share)")
@@ -65,9 +68,9 @@ def add_commands(sub) -> None:
                                    f"batch {DEFAULT_BATCH}, {DEFAULT_EPOCHS} epochs.")
     t.add_argument("--sizes", metavar="N", type=positive_int, nargs="+", default=list(DEFAULT_SIZES),
                    help="layer sizes, input first, e.g. --sizes 784 100 10 (default: 784 30 10)")
-    t.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), type=str, default="sigmoid",
+    t.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, type=str, default="sigmoid",
                    help="hidden-layer activation (default: sigmoid)")
-    t.add_argument("--loss", choices=("cross-entropy", "quadratic"), type=str, default="cross-entropy",
+    t.add_argument("--loss", choices=MLP_LOSSES, type=str, default="cross-entropy",
                    help="cross-entropy: softmax on the outputs; quadratic: sigmoid outputs and the "
                         "textbook 1/2 |a - y|^2 cost (default: cross-entropy)")
     t.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
@@ -88,12 +91,13 @@ def add_commands(sub) -> None:
                    help="seed for weights and shuffling (default: 0)")
     _add_data_options(t)
     t.add_argument("--save", metavar="MODEL.npz", type=str, default=None,
-                   help="write the trained model here (atomically); on Ctrl-C, the model of the "
-                        "last completed epoch is written and the exit status is 130")
+                   help="write the trained model here (atomically); on Ctrl-C, SIGTERM or SIGHUP, "
+                        "the model of the last completed epoch is written and the exit status is "
+                        "130, 143 or 129")
     t.add_argument("--metrics", metavar="METRICS.json", type=str, default=None,
                    help="write the per-epoch history (epoch, train_loss, test_loss, "
-                        "test_accuracy, seconds) as JSON (atomically; on Ctrl-C, up to the last "
-                        "completed epoch)")
+                        "test_accuracy, seconds) as strict JSON, null for NaN/Inf (atomically; "
+                        "when interrupted, up to the last completed epoch)")
     t.add_argument("--plot", metavar="CURVE.png", type=str, default=None,
                    help="draw loss and accuracy per epoch (needs matplotlib: tinygrad_mnist[plot])")
     t.add_argument("--quiet", action="store_true",
@@ -138,13 +142,17 @@ def add_commands(sub) -> None:
                    help="which data set (default: mnist)")
     d.add_argument("--cache-dir", metavar="DIR", type=str, default=None,
                    help="download here instead of the default cache directory")
+    d.add_argument("--deadline", metavar="SECONDS", type=positive_float, default=DOWNLOAD_DEADLINE,
+                   help=f"give up after this long, all files and mirrors together (default: "
+                        f"{DOWNLOAD_DEADLINE:g})")
     d.set_defaults(func=cmd_download)
 
 
 # ------------------------------------------------------------------ helpers
 def _load_data(args, out: TextIO, announce: bool = True):
     """The Dataset the options ask for, cut to --limit; says where it came from once."""
-    data = load_path(args.data) if args.data else load_dataset(args.dataset or "mnist", warn=False)
+    data = load_path(args.data, limit=args.limit) if args.data else \
+        load_dataset(args.dataset or "mnist", warn=False, limit=args.limit)
     if announce:
         print(f"data: {data.source or data.name}", file=out)
     if args.limit is None:
@@ -230,6 +238,10 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         check_output(flag, path)
     if args.plot:
         require_matplotlib()  # fail now, with the install hint, rather than after training
+        try:
+            check_format(args.plot)
+        except ValueError as e:
+            raise UsageError(f"--plot {e}") from None
     if args.optimizer == "adam" and args.momentum:
         raise UsageError("--momentum applies to --optimizer sgd only (Adam keeps its own moments)")
     check_sizes(args.sizes)
@@ -268,37 +280,45 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(_epoch_line(ev, len(X_test)), file=out, flush=True)
         if ev["warning"] and not done.get("warned"):  # once: the first diverged epoch says it
             done["warned"] = True
-            print(f"{PROG} train: warning: epoch {ev['epoch']}: {ev['warning']}; lower --lr (now {lr:g}), "
-                  f"or rerun with --detect-anomaly to stop at the first op that gives NaN or Inf",
-                  file=err, flush=True)
+            advice = f": {_divergence_advice(args, lr)}" if ev["loss_grew"] else ""
+            print(f"{PROG} train: warning: epoch {ev['epoch']}: {ev['warning']}{advice}; or rerun with "
+                  f"--detect-anomaly to stop at the first op that gives NaN or Inf", file=err, flush=True)
 
     start = time.perf_counter()
     # NumPy's overflow warnings would add lines to stderr; divergence is reported by fit
     # (FloatingPointError) or, with --detect-anomaly, at the first op that goes non-finite
     checks = detect_anomaly() if args.detect_anomaly else contextlib.nullcontext()
+    written: Optional[List[str]] = None
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), checks:
             history = fit(model, X_train, y_train, X_test, y_test, loss=args.loss, optimizer=opt,
                           epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                           callback=report, threads=threads)
-    except KeyboardInterrupt:
         if bar is not None:
             bar.clear()
-        return _interrupted(args, model, done, title, err)
+        with shielded():  # a signal now waits until the results are on disk
+            written = _write_outputs(args, model, history, title)
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP (signals.Interrupted)
+        if bar is not None:
+            bar.clear()
+        if written is not None:
+            print(f"{PROG} train: {what(e)} while writing the results; finished writing "
+                  f"{', '.join(written)} first", file=err)
+            return status_of(e)
+        return _interrupted(args, model, done, title, err, e)
     except AnomalyError as e:
         raise FloatingPointError(f"--detect-anomaly: in the {e.phase} pass of epoch "
                                  f"{len(done['history']) + 1}, {e.what}; the weights have blown up: "
-                                 f"lower --lr (now {lr:g})") from None
-    except FloatingPointError as e:
-        if args.detect_anomaly:
-            raise
-        raise FloatingPointError(f"{e}; rerun with --detect-anomaly to find the first op that gave "
-                                 f"NaN or Inf") from None
+                                 f"{_divergence_advice(args, lr)}") from None
+    except TrainingDiverged as e:
+        rerun = "" if args.detect_anomaly else \
+            "; or rerun with --detect-anomaly to find the first op that gave NaN or Inf"
+        raise FloatingPointError(f"training diverged: {e.what} in epoch {e.epoch}; "
+                                 f"{_divergence_advice(args, lr)}{rerun}") from None
     finally:
         if bar is not None:
             bar.clear()
     seconds = time.perf_counter() - start
-    written = _write_outputs(args, model, history, title)
     last = history[-1]
     epochs = f"{args.epochs} epoch{'s' * (args.epochs != 1)}"
     print(f"test accuracy {_percent(last['test_accuracy'])} after {epochs} "
@@ -306,20 +326,36 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _interrupted(args: argparse.Namespace, model: Module, done: dict, title: str, err: TextIO) -> int:
-    """Ctrl-C during training: write the last completed epoch's model and metrics, say so, 130."""
+def _divergence_advice(args: argparse.Namespace, lr: float) -> str:
+    """What to change when training diverged. SGD's weight decay alone multiplies the weights
+    by (1 - lr * weight_decay) each step; past lr * weight_decay = 2 (1 + momentum) that factor
+    grows them without bound, whatever the gradients do: then the decay is to blame."""
+    if args.optimizer == "sgd" and args.weight_decay:
+        bound = 2 * (1 + args.momentum)
+        if lr * args.weight_decay >= bound:
+            return (f"--weight-decay {args.weight_decay:g} is too strong for --lr {lr:g} (each step "
+                    f"multiplies the weights by {1 - lr * args.weight_decay:g}); use a weight decay "
+                    f"below {bound / lr:g}")
+    return f"the learning rate is probably too high: lower --lr (now {lr:g})"
+
+
+def _interrupted(args: argparse.Namespace, model: Module, done: dict, title: str, err: TextIO,
+                 e: KeyboardInterrupt) -> int:
+    """A signal during training (Ctrl-C, SIGTERM, SIGHUP): write the last completed epoch's
+    model and metrics, say so, and return 130, 143 or 129. Later signals wait for the save."""
     n = len(done["history"])
     when = f"during epoch {n + 1}" if n < args.epochs else "after the last epoch"
     if n == 0:
-        print(f"{PROG} train: interrupted {when}; no epoch completed, nothing written", file=err)
-        return 130
+        print(f"{PROG} train: {what(e)} {when}; no epoch completed, nothing written", file=err)
+        return status_of(e)
     for param, weights in zip(model.parameters(), done["weights"]):
         param.data = weights
-    written = _write_outputs(args, model, done["history"], title)
+    with shielded():
+        written = _write_outputs(args, model, done["history"], title)
     kept = f"wrote {', '.join(written)} as of epoch {n}" if written else \
         f"{n} epoch{'s' * (n != 1)} completed; nothing written (no --save or --metrics)"
-    print(f"{PROG} train: interrupted {when}; {kept}", file=err)
-    return 130
+    print(f"{PROG} train: {what(e)} {when}; {kept}", file=err)
+    return status_of(e)
 
 
 def _model_sizes(model: Module, path: str) -> tuple:
@@ -371,7 +407,7 @@ def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     tty = _is_tty(err)
-    state = {"file": None}
+    state = {"file": None, "drawn": 0.0}
 
     def progress(name: str, done: int, total: Optional[int]) -> None:
         if not tty:
@@ -379,14 +415,17 @@ def cmd_download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"downloading {name} ...", file=err, flush=True)
                 state["file"] = name
             return
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if now - state["drawn"] < 0.1 and not finished and done:
+            return  # redrawn at most ten times a second
+        state["drawn"] = now
         size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
         pct = f"{100 * done / total:3.0f}% " if total else ""
-        err.write(f"\r{name}  {pct}{size}   ")
-        if total is not None and done >= total:
-            err.write("\n")
+        err.write(f"\r{name}  {pct}{size}   " + ("\n" if finished else ""))
         err.flush()
 
-    paths = download(args.dataset, cache_dir=args.cache_dir, progress=progress)
+    paths = download(args.dataset, cache_dir=args.cache_dir, progress=progress, deadline=args.deadline)
     folder = paths[0].parent if paths else "?"
     print(f"{args.dataset}: {len(paths)} files in {folder}", file=out)
     return 0

@@ -1,16 +1,20 @@
-"""What each known data set is: file names, md5 checksums, mirrors, class names, and where it
-lives on disk (the cache directory and system-wide install locations).
+"""What each known data set is: file names, sizes, md5 checksums, mirrors, class names, and
+where it lives on disk (the cache directory, found without needing a home directory, and
+system-wide install locations), and ``sweep_cache`` for what killed downloads left there.
 
 Leaves out: reading (``formats``), loading (``datasets``) and fetching (``download``).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import stat
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from ..files import sweep_stale
 from .errors import DataError
 
 # The four standard IDX files, in (train images, train labels, test images, test labels) order.
@@ -31,17 +35,22 @@ BUNDLED_FILES = (
 
 ENV_HOME = "TINYGRAD_MNIST_HOME"
 DEFAULT_HOME = "~/.cache/tinygrad_mnist"
+_CACHE_NAME = "tinygrad_mnist"  # the folder under $XDG_CACHE_HOME, ~/.cache or the temp dir
+# What killed downloads (.NAME.<hex>.part) and saves (.NAME.tmp-<hex>, .tmp-<hex>) leave behind.
+STALE_PATTERNS = (r"\..+\.part", r"\.(.+\.)?tmp-[0-9a-f]{12}.*")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One downloadable data set: ``md5`` maps each file name to the md5 of the file as served."""
+    """One downloadable data set: ``md5`` maps each file name to the md5 of the file as served,
+    ``sizes`` to its size in bytes (a download stops past it)."""
 
     name: str
     md5: Mapping[str, str]
     mirrors: tuple[str, ...]
     system_dirs: tuple[str, ...]
     classes: tuple[str, ...]
+    sizes: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 DATASETS: Mapping[str, DatasetSpec] = MappingProxyType({
@@ -60,6 +69,7 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType({
         ),
         system_dirs=(),
         classes=tuple(str(d) for d in range(10)),
+        sizes=MappingProxyType(dict(zip(IDX_FILES, (9912422, 28881, 1648877, 4542)))),
     ),
     "fashion-mnist": DatasetSpec(
         name="fashion-mnist",
@@ -78,6 +88,7 @@ DATASETS: Mapping[str, DatasetSpec] = MappingProxyType({
         system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian: dataset-fashion-mnist
         classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        sizes=MappingProxyType(dict(zip(IDX_FILES, (26421880, 29515, 4422102, 5148)))),
     ),
 })
 
@@ -91,22 +102,79 @@ def get_spec(name: str) -> DatasetSpec:
         raise DataError(f"unknown dataset {name!r}; known: {known}") from None
 
 
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache directory: ``cache_dir`` if given, else ``$TINYGRAD_MNIST_HOME``, else
-    ``~/.cache/tinygrad_mnist`` (``~`` expanded; nothing is created).
+def _home() -> str | None:
+    """The user's home directory: $HOME, else the passwd entry; None when neither gives an
+    absolute path (``docker --user 12345`` with no HOME: no entry, no variable)."""
+    home = os.environ.get("HOME") or None
+    if home is None:
+        try:
+            import pwd
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (ImportError, KeyError, AttributeError):  # no pwd module on Windows
+            home = os.path.expanduser("~") if os.name == "nt" else None
+    return home if home and os.path.isabs(home) else None
 
-    The environment variable must be absolute after ``~`` expansion: a relative one would make
-    the cache depend on the current directory, so it raises DataError.
+
+def expand_home(path: str | os.PathLike) -> Path:
+    """``path`` with a leading ``~`` or ``~/`` replaced by the home directory; DataError when
+    there is none to replace it with."""
+    text = os.fspath(path)
+    if text != "~" and not text.startswith(("~/", "~" + os.sep)):
+        return Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
+    home = _home()
+    if home is None:
+        raise DataError(f"{text}: there is no home directory to expand ~ to ($HOME is not set "
+                        "and the user has no passwd entry); give an absolute path")
+    return Path(home) / text[2:]
+
+
+def _temp_cache() -> Path:
+    """The last resort: a folder of our own in the system's temp directory. One that exists
+    but is another user's, or a symbolic link, is refused: someone could plant data there."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    folder = Path(tempfile.gettempdir()) / (_CACHE_NAME if uid is None else f"{_CACHE_NAME}-{uid}")
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        return folder
+    if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
+        raise DataError(f"{folder}: the fallback cache exists but is not a directory of this "
+                        f"user's; set ${ENV_HOME} to a directory of your own")
+    return folder
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache directory (nothing is created), the first of: ``cache_dir`` if given;
+    ``$TINYGRAD_MNIST_HOME``; ``$XDG_CACHE_HOME/tinygrad_mnist``; ``~/.cache/tinygrad_mnist``;
+    and, with no home directory at all (no ``$HOME``, no passwd entry), ``tinygrad_mnist-<uid>``
+    in the system's temp directory. ``~`` is expanded in each.
+
+    ``$TINYGRAD_MNIST_HOME`` must be absolute after ``~`` expansion: a relative one would make
+    the cache depend on the current directory, so it raises DataError. A relative
+    ``$XDG_CACHE_HOME`` is ignored, as the XDG specification says.
     """
     if cache_dir is not None:
-        return Path(cache_dir).expanduser()
+        return expand_home(cache_dir)
     env = os.environ.get(ENV_HOME, "")
-    root = Path(env or DEFAULT_HOME).expanduser()
-    if not root.is_absolute():
-        raise DataError(f"${ENV_HOME}={env!r} is a relative path; set it to an absolute path "
-                        "(or one starting with ~) so the cache does not depend on the current "
-                        "directory")
-    return root
+    if env:
+        root = expand_home(env)
+        if not root.is_absolute():
+            raise DataError(f"${ENV_HOME}={env!r} is a relative path; set it to an absolute path "
+                            "(or one starting with ~) so the cache does not depend on the current "
+                            "directory")
+        return root
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / _CACHE_NAME
+    home = _home()
+    return Path(home) / ".cache" / _CACHE_NAME if home else _temp_cache()
+
+
+def sweep_cache(directory: str | os.PathLike) -> list[str]:
+    """Remove from ``directory`` (a data set's cache folder) the partial downloads and
+    temporary files (``STALE_PATTERNS``) older than ``limits.STALE_SECONDS``: a killed process
+    leaves them, and nothing else would ever remove them. Returns the names removed."""
+    return [name for pattern in STALE_PATTERNS for name in sweep_stale(directory, pattern)]
 
 
 def dataset_dir(name: str, cache_dir: str | os.PathLike | None = None) -> Path:

@@ -10,7 +10,6 @@ import io
 import itertools
 import os
 import re
-import stat
 import struct
 import zlib
 from contextlib import contextmanager
@@ -18,10 +17,12 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
+from ..limits import MAX_CSV_LINE, MAX_DATA_BYTES
 from .errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
-DEFAULT_MAX_BYTES = 1 << 30  # ceiling on decompressed gzip input: 20x MNIST's 47 MB images
+# Most bytes read from one data file, counted after decompression (limits.MAX_DATA_BYTES)
+DEFAULT_MAX_BYTES = MAX_DATA_BYTES
 _CHUNK = 1 << 20
 N_PIXELS = 784
 # gzip's own failures: bad header or CRC (BadGzipFile), cut short (EOFError), corrupt deflate data.
@@ -32,32 +33,108 @@ _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x
 _IDX_CODES = {np.dtype(t).newbyteorder("="): c for c, t in _IDX_DTYPES.items()}
 
 
+class _Capped(io.RawIOBase):
+    """A file's content (decompressed if gzip) as a stream that raises DataError as soon as
+    more than ``cap`` bytes have come out of it, and names gzip's own failures. Reading it
+    never allocates more than what came out plus one chunk, whatever a caller asks for."""
+
+    def __init__(self, source: BinaryIO, cap: int, name: str, gzipped: bool) -> None:
+        super().__init__()
+        self._source, self.cap, self._name, self.gzipped = source, cap, name, gzipped
+        self.left = cap  # bytes that may still come out
+
+    def too_big(self) -> DataError:
+        held = "decompresses to" if self.gzipped else "holds"
+        return DataError(f"{self._name}: {held} more than max_bytes={self.cap} bytes, the most "
+                         "one data file may hold here")
+
+    def _take(self, n: int, line: bool = False) -> bytes:
+        try:
+            data = self._source.readline(n) if line else self._source.read(n)
+        except _GZIP_ERRORS as e:  # said here, so an EOFError reaching a reader is its own
+            raise DataError(f"{self._name}: corrupt or truncated gzip data ({e})") from e
+        self.left -= len(data)
+        if self.left < 0:
+            raise self.too_big()
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._source.fileno()
+
+    def readinto(self, buffer) -> int:
+        data = self._take(min(len(buffer), self.left + 1))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def read_upto(self, n: int) -> bytearray:
+        """At most ``n`` bytes, read in bounded chunks: memory grows with what the file really
+        holds, never with what a header claims."""
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self._take(min(_CHUNK, n - len(buf), self.left + 1))
+            if not chunk:
+                break
+            buf += chunk
+        return buf
+
+    def read(self, n: int | None = -1) -> bytes:
+        return bytes(self.read_upto(self.left + 1 if n is None or n < 0 else n))
+
+    def readline(self, n: int | None = -1) -> bytes:
+        return self._take(self.left + 1 if n is None or n < 0 else min(n, self.left + 1), line=True)
+
+
+def _gzip_trailer_size(raw: BinaryIO) -> int | None:
+    """What a gzip file's trailer says its (last member's) content size is, mod 2**32."""
+    size = os.fstat(raw.fileno()).st_size
+    if size < 18:  # smaller than an empty gzip member: gzip will say what is wrong
+        return None
+    raw.seek(size - 4)
+    (isize,) = struct.unpack("<I", raw.read(4))
+    raw.seek(0)
+    return isize
+
+
+def _check_gzip_size(path: str | os.PathLike, max_bytes: int) -> None:
+    """Refuse a gzip file whose trailer says it holds more than ``max_bytes``, confirmed by
+    decompressing it (at up to 200 MB/s, keeping nothing) rather than by parsing it: a damaged
+    file, whose trailer means nothing, is reported as damaged. Only one-member files can be
+    judged by their trailer; several members are caught while streaming."""
+    name = os.fspath(path)
+    with open(path, "rb") as raw:
+        if raw.read(2) != GZIP_MAGIC or (_gzip_trailer_size(raw) or 0) <= max_bytes:
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+            drain, buffer = _Capped(gz, max_bytes, name, True), memoryview(bytearray(_CHUNK))
+            while drain.readinto(buffer):
+                pass
+
+
 @contextmanager
-def _open_binary(path: str | os.PathLike) -> Iterator[tuple[BinaryIO, bool]]:
-    """Yield (stream, gzipped): a decompressing stream if the content is gzip, else the file."""
+def _open_binary(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES,
+                 whole: bool = True) -> Iterator[_Capped]:
+    """Yield the file's content as a ``_Capped`` stream (decompressed when the content is gzip):
+    more than ``max_bytes`` raises DataError while streaming. ``whole``: the caller means to
+    read the whole file, so a plain file bigger than ``max_bytes`` is refused at once."""
+    name = os.fspath(path)
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         if not gzipped:
-            yield raw, False
+            stream = _Capped(raw, max_bytes, name, False)
+            if whole and os.fstat(raw.fileno()).st_size > max_bytes:
+                raise stream.too_big()
+            yield stream
             return
         with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+            stream = _Capped(gz, max_bytes, name, True)
             try:
-                yield gz, True
+                yield stream
             except _GZIP_ERRORS as e:
-                raise DataError(f"{os.fspath(path)}: corrupt or truncated gzip data ({e})") from e
-
-
-def _read_upto(stream: BinaryIO, n: int) -> bytearray:
-    """Read at most ``n`` bytes in bounded chunks: memory grows with what the file really holds,
-    never with what a header claims."""
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = stream.read(min(_CHUNK, n - len(buf)))
-        if not chunk:
-            break
-        buf += chunk
-    return buf
+                raise DataError(f"{name}: corrupt or truncated gzip data ({e})") from e
 
 
 # ---------------------------------------------------------------------------------------- IDX
@@ -70,7 +147,8 @@ def _describe(dims: tuple[int, ...], dtype: np.dtype) -> str:
     return f"{dims[0]} items of {'x'.join(map(str, dims[1:]))}{kind}"
 
 
-def read_idx(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+def read_idx(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES,
+             limit: int | None = None) -> np.ndarray:
     """Read an IDX file (``*-ubyte``, or gzip-compressed; gzip is detected by content).
 
     Returns the array with the shape the header gives, in native byte order: MNIST images are
@@ -78,45 +156,52 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     (0x08 = uint8 ... 0x0E = float64), the number of dimensions, then one big-endian uint32 per
     dimension.  The data must hold exactly the product of the dimensions.  A header claiming more
     than the file holds is rejected before the data is allocated: a plain file by its size, a
-    gzip stream by reading at most claimed+1 bytes in chunks (and never more than
-    ``max_bytes``).  Raises DataError naming the file and the field at fault.
+    gzip stream by reading at most claimed+1 bytes in chunks; more than ``max_bytes`` of data
+    is refused from the header.  ``limit``: read only the first ``limit`` items (along the
+    first axis), so the work is that of ``limit`` items whatever the file holds; the rest of a
+    gzip file is then not read, nor checked.  Raises DataError naming the file and the field
+    at fault.
     """
     name = os.fspath(path)
-    with _open_binary(path) as (stream, gzipped):
-        head = bytes(_read_upto(stream, 4))
+    with _open_binary(path, max_bytes, whole=limit is None) as stream:
+        head = bytes(stream.read_upto(4))
         if len(head) < 4:
             raise DataError(f"{name}: {len(head)} bytes, too short for an IDX header "
                             "(4 magic bytes)")
         if head[:2] != b"\0\0" or head[2] not in _IDX_DTYPES or head[3] == 0:
-            hint = "" if gzipped else " (not gzip-compressed either)"
+            hint = "" if stream.gzipped else " (not gzip-compressed either)"
             raise DataError(
                 f"{name}: bad magic number 0x{head.hex()}{hint}: IDX starts with two zero bytes, a "
                 "type code 08/09/0b/0c/0d/0e and the number of dimensions "
                 "(MNIST images: 0x00000803, labels: 0x00000801)"
             )
         ndim = head[3]
-        raw_dims = bytes(_read_upto(stream, 4 * ndim))
+        raw_dims = bytes(stream.read_upto(4 * ndim))
         if len(raw_dims) < 4 * ndim:
             raise DataError(f"{name}: header says {ndim} dimensions, but the file ends inside them")
         dims = struct.unpack(f">{ndim}I", raw_dims)
         dtype = np.dtype(_IDX_DTYPES[head[2]])
-        expected = int(np.prod(dims, dtype=object)) * dtype.itemsize
+        item = int(np.prod(dims[1:], dtype=object)) * dtype.itemsize
+        expected = dims[0] * item
         claim = f"{name}: header says {_describe(dims, dtype)} = {expected} bytes"
-        st = os.fstat(stream.fileno()) if not gzipped else None
-        if st is not None and stat.S_ISREG(st.st_mode):
-            held = st.st_size - 4 - 4 * ndim
+        if not stream.gzipped:
+            held = os.fstat(stream.fileno()).st_size - 4 - 4 * ndim
             if held != expected:
                 raise DataError(f"{claim}, file holds {held}")
-        elif expected > max_bytes:
-            raise DataError(f"{claim}, more than max_bytes={max_bytes}; pass a larger max_bytes "
-                            "if the file is genuine")
-        data = _read_upto(stream, expected + 1)
-    if len(data) < expected:
+        count = dims[0] if limit is None else min(limit, dims[0])
+        wanted = count * item
+        if wanted > max_bytes:
+            first = "" if count == dims[0] else f" (the first {count}: {wanted} bytes)"
+            raise DataError(f"{claim}{first}, more than max_bytes={max_bytes}, the most one data "
+                            "file may hold here")
+        # one byte more than the whole file should hold shows trailing data; a limit stops short
+        data = stream.read_upto(wanted + (count == dims[0]))
+    if len(data) < wanted:
         raise DataError(f"{claim}, file holds {len(data)}")
-    if len(data) > expected:
+    if len(data) > wanted:
         raise DataError(f"{claim}, file holds more: trailing data after byte {expected}")
-    return np.frombuffer(data, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="),
-                                                                  copy=False)
+    return np.frombuffer(data, dtype=dtype).reshape((count,) + dims[1:]).astype(
+        dtype.newbyteorder("="), copy=False)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -136,15 +221,28 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
 
 # ------------------------------------------------------------------------------- Kaggle CSV
 @contextmanager
-def _open_text(path: str | os.PathLike) -> Iterator[io.TextIOBase]:
-    with _open_binary(path) as (stream, _):
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline=None)
+def _open_text(path: str | os.PathLike, max_bytes: int, whole: bool) -> Iterator[io.TextIOBase]:
+    with _open_binary(path, max_bytes, whole) as stream:
+        text = io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8-sig", newline=None)
         try:
             yield text
         except UnicodeDecodeError as e:
             raise DataError(f"{os.fspath(path)}: not a text (CSV) file ({e})") from e
         finally:
-            text.detach()
+            text.detach().detach()
+
+
+def _numbered_lines(text: io.TextIOBase, name: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) for each line, refusing one longer than MAX_CSV_LINE characters
+    as soon as that many have been read (a 300 MB line is never held)."""
+    for lineno in itertools.count(1):
+        line = text.readline(MAX_CSV_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_CSV_LINE and not line.endswith("\n"):
+            raise DataError(f"{name}, line {lineno}: longer than {MAX_CSV_LINE} characters; a row "
+                            f"of {N_PIXELS + 1} values has at most {4 * (N_PIXELS + 1)}")
+        yield lineno, line
 
 
 def _csv_columns(name: str, first_line: str) -> tuple[bool, bool]:
@@ -163,60 +261,85 @@ def _csv_columns(name: str, first_line: str) -> tuple[bool, bool]:
 # A CSV cell NumPy reads as an integer: ASCII digits with an optional sign (a '-' then fails
 # as out of range). Python's int() is looser ('1_0', '٣'); the scanner below must not be.
 _CSV_INTEGER = re.compile(r"[+-]?[0-9]+")
+_CSV_BLOCK = 2048  # rows parsed per np.loadtxt call: the table grows block by block
 
 
-def _csv_first_problem(path: str | os.PathLike, has_header: bool, labelled: bool) -> str | None:
-    """Scan line by line for the first bad row; slow, so only run once something is wrong."""
+def _csv_first_problem(rows: list[tuple[int, str]], labelled: bool) -> str | None:
+    """The first bad cell of ``rows`` (numbered lines), checked cell by cell; slow, so only
+    run on the block NumPy refused."""
     ncols = N_PIXELS + labelled
-    with _open_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if (lineno == 1 and has_header) or not line.strip():
-                continue
-            fields = line.strip().split(",")
-            if len(fields) != ncols:
-                return f"line {lineno}: expected {ncols} columns, got {len(fields)}"
-            for col, text in enumerate(fields):
-                label = labelled and col == 0
-                what = "label" if label else f"pixel{col - labelled}"
-                cell = text.strip()  # NumPy ignores the same surrounding white space
-                # not int(): it also takes '1_0' and non-ASCII digits, which NumPy refuses
-                if not _CSV_INTEGER.fullmatch(cell):
-                    return f"line {lineno}, column {col + 1} ({what}): {text!r} is not an integer"
-                hi = 9 if label else 255
-                if cell.startswith("-") or int(cell) > hi:  # '-0' too: uint8 has no sign
-                    return f"line {lineno}, column {col + 1} ({what}): {cell} is outside 0..{hi}"
+    for lineno, line in rows:
+        fields = line.strip().split(",")
+        if len(fields) != ncols:
+            return f"line {lineno}: expected {ncols} columns, got {len(fields)}"
+        for col, text in enumerate(fields):
+            label = labelled and col == 0
+            what = "label" if label else f"pixel{col - labelled}"
+            cell = text.strip()  # NumPy ignores the same surrounding white space
+            # not int(): it also takes '1_0' and non-ASCII digits, which NumPy refuses
+            if not _CSV_INTEGER.fullmatch(cell):
+                return f"line {lineno}, column {col + 1} ({what}): {text[:20]!r} is not an integer"
+            hi = 9 if label else 255
+            if cell.startswith("-") or int(cell) > hi:  # '-0' too: uint8 has no sign
+                return f"line {lineno}, column {col + 1} ({what}): {cell} is outside 0..{hi}"
     return None
 
 
-def read_kaggle_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+def _csv_block(name: str, rows: list[tuple[int, str]], labelled: bool) -> np.ndarray:
+    """Parse numbered lines into a uint8 table (len(rows), 784 + labelled), or DataError
+    naming the first bad line and cell."""
+    try:
+        table = np.loadtxt([line for _, line in rows], delimiter=",", dtype=np.uint8,
+                           comments=None, ndmin=2)
+        problem = None if table.shape[1] == N_PIXELS + labelled else "wrong number of columns"
+    except ValueError as e:
+        table, problem = None, str(e)[:200]
+    if problem is None and labelled and table[:, 0].max() > 9:
+        problem = "label outside 0..9"
+    if problem is not None:
+        raise DataError(f"{name}, {_csv_first_problem(rows, labelled) or problem}")
+    return table
+
+
+def read_kaggle_csv(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                    limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a Kaggle "Digit Recognizer" CSV (``train.csv``: label,pixel0..pixel783; ``test.csv``:
     pixel0..pixel783, no labels; header row optional, gzip optional).
 
     Returns X float32 ``(N, 784)`` in [0, 1] and y int64 ``(N,)``, or None for an unlabelled file.
     Any malformed row (wrong column count, not an integer, pixel outside 0..255, label outside
-    0..9) raises DataError naming the file, the line and the problem.
+    0..9) raises DataError naming the file, the line and the problem. Streams the file: more
+    than ``max_bytes`` (after decompression) or a line of more than ``limits.MAX_CSV_LINE``
+    characters is refused as soon as it is read; ``limit`` reads only the first ``limit`` rows.
     """
     name = os.fspath(path)
-    with _open_text(path) as f:
-        first = f.readline()
+    blocks, rows, n = [], [], 0
+    with _open_text(path, max_bytes, whole=limit is None) as f:
+        lines = _numbered_lines(f, name)
+        first = next(lines, (1, ""))[1]
         if not first.strip():
             raise DataError(f"{name}: empty; expected a header row label,pixel0,...,pixel783")
         has_header, labelled = _csv_columns(name, first)
-        row = f.readline() if has_header else first
-        while row and not row.strip():
-            row = f.readline()
-        if not row:
-            raise DataError(f"{name}: no data rows after the header")
-        rows = itertools.chain([row], f)
-        try:
-            table = np.loadtxt(rows, delimiter=",", dtype=np.uint8, comments=None, ndmin=2)
-            problem = None
-        except ValueError as e:
-            table, problem = None, str(e)
-    if table is not None and labelled and table.size and table[:, 0].max() > 9:
-        problem = "label outside 0..9"
-    if problem is not None:
-        raise DataError(f"{name}, {_csv_first_problem(path, has_header, labelled) or problem}")
+        if not has_header:
+            lines = itertools.chain([(1, first)], lines)
+        for lineno, line in lines:
+            if limit is not None and n >= limit:
+                break
+            if not line.strip():
+                continue
+            rows.append((lineno, line))
+            n += 1
+            if len(rows) == _CSV_BLOCK:
+                blocks.append(_csv_block(name, rows, labelled))
+                rows = []
+                if len(blocks) == 1 and limit is None:  # the start parses: check the size, faster
+                    _check_gzip_size(path, max_bytes)   # than parsing up to max_bytes
+        if rows:
+            blocks.append(_csv_block(name, rows, labelled))
+    if not blocks:
+        raise DataError(f"{name}: no data rows after the header")
+    table = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    del blocks
     X = table[:, int(labelled):].astype(np.float32)
     X /= 255.0
     return X, (table[:, 0].astype(np.int64) if labelled else None)

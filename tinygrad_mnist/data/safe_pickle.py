@@ -1,19 +1,24 @@
 """Michael Nielsen's ``mnist.pkl.gz`` read without running its code.  The unpickler's
 ``find_class`` allows only the handful of globals numpy array pickles name, and even those map
 to stand-ins here that check their arguments and rebuild plain numeric arrays themselves, so no
-numpy unpickling internals ever see the file.  Leaves out: IDX and CSV (``formats``).
+numpy unpickling internals ever see the file.  The pickle machine's work is bounded by the
+file's real content: opcodes run, frame sizes and data lengths are capped (``limits``), the
+opcodes that hash (dict and set items) are refused, and every container is rebuilt once however
+often it is referenced.  Leaves out: IDX and CSV (``formats``).
 """
 from __future__ import annotations
 
 import os
 import pickle
+import pickletools
+import reprlib
 import struct
-from typing import BinaryIO
 
 import numpy as np
 
+from ..limits import MAX_PICKLE_FRAME, MAX_PICKLE_NESTING, MAX_PICKLE_OPCODES
 from .errors import DataError
-from .formats import _GZIP_ERRORS, DEFAULT_MAX_BYTES, N_PIXELS, _open_binary, _read_upto
+from .formats import DEFAULT_MAX_BYTES, N_PIXELS, _Capped, _open_binary
 
 # Every global a pickle of numpy arrays names: numpy 1 and Python 2 pickles say numpy.core,
 # numpy 2 ones numpy._core; Python 3's protocols 0-2 store bytes as _codecs.encode(text,
@@ -25,7 +30,15 @@ ALLOWED_GLOBALS = frozenset({
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
 })
-_MAX_DEPTH = 8  # nesting of tuples/lists in the result; Nielsen's is 2 deep
+# Messages quote a pickle's values through this: repr() of nested shared references would
+# expand every one of them (10**16 items for a 98-byte file), and only then be cut.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxtuple, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 40, 40
+
+
+def _short(obj: object) -> str:
+    """A bounded repr: at most a few items per level, two levels deep."""
+    return _SHORT.repr(obj)
 
 
 class _Ndarray:
@@ -47,7 +60,7 @@ class _Dtype:
         except (TypeError, ValueError):
             dtype = None
         if dtype is None or dtype.kind not in "biuf":
-            raise DataError(f"pickle asks for dtype {spec!r}; only plain numeric dtypes are "
+            raise DataError(f"pickle asks for dtype {_short(spec)}; only plain numeric dtypes are "
                             "allowed")
         self.dtype = dtype
 
@@ -56,27 +69,28 @@ class _Dtype:
         # (+ metadata in version 4); only the byte order matters for a plain numeric dtype.
         if not (isinstance(state, tuple) and len(state) in (8, 9) and state[0] in (3, 4)
                 and state[1] in ("<", ">", "|", "=") and state[2:5] == (None, None, None)):
-            raise DataError(f"pickle gives dtype {self.dtype} an unexpected state {state!r:.80}")
+            raise DataError(f"pickle gives dtype {self.dtype} an unexpected state {_short(state)}")
         if state[1] in "<>":
             self.dtype = self.dtype.newbyteorder(state[1])
 
 
 def _array_from(data: object, dtype: object, shape: object, fortran: object) -> np.ndarray:
     """A fresh, writable array from a pickle's pieces, each checked before use."""
-    if isinstance(data, str):  # a Python 2 str, decoded with latin-1 by the unpickler
-        data = data.encode("latin1")
+    fresh = isinstance(data, str)
+    if fresh:  # a Python 2 str, decoded with latin-1 by the unpickler: a buffer of our own
+        data = bytearray(data, "latin1")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DataError(f"array data should be bytes, got {type(data).__name__}")
     if not isinstance(dtype, _Dtype):
         raise DataError(f"array dtype should come from numpy.dtype, got {type(dtype).__name__}")
     if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)):
-        raise DataError(f"array shape should be a tuple of sizes, got {shape!r:.80}")
+        raise DataError(f"array shape should be a tuple of sizes, got {_short(shape)}")
     need, held = int(np.prod(shape, dtype=object)) * dtype.dtype.itemsize, memoryview(data).nbytes
     if held != need:
-        raise DataError(f"array of shape {shape!r:.40} and dtype {dtype.dtype} needs {need} bytes, "
+        raise DataError(f"array of shape {_short(shape)} and dtype {dtype.dtype} needs {need} bytes, "
                         f"pickle holds {held}")
-    flat = np.frombuffer(data, dtype=dtype.dtype)
-    return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
+    array = np.frombuffer(data, dtype=dtype.dtype).reshape(shape, order="F" if fortran else "C")
+    return array if fresh else array.copy(order="K")  # the pickle's buffers may be shared
 
 
 class _Array:
@@ -87,15 +101,16 @@ class _Array:
 
     def __setstate__(self, state: object) -> None:
         if not (isinstance(state, tuple) and len(state) in (4, 5)):
-            raise DataError(f"pickle gives an array an unexpected state {state!r:.80}")
+            raise DataError(f"pickle gives an array an unexpected state {_short(state)}")
         shape, dtype, fortran, data = state[-4:]
         self.array = _array_from(data, dtype, shape, fortran)
 
 
 def _reconstruct(cls: object, shape: object, typecode: object) -> _Array:
     if cls is not _Ndarray or shape != (0,):
-        raise DataError(f"pickle calls _reconstruct({getattr(cls, '__name__', cls)!r}, "
-                        f"{shape!r:.40}); only _reconstruct(ndarray, (0,), ...) is allowed")
+        what = cls.__name__ if isinstance(cls, type) else _short(cls)
+        raise DataError(f"pickle calls _reconstruct({what!r}, {_short(shape)}); only "
+                        "_reconstruct(ndarray, (0,), ...) is allowed")
     return _Array()
 
 
@@ -105,7 +120,7 @@ def _frombuffer(buf: object, dtype: object, shape: object, order: object) -> np.
 
 
 def _scalar(dtype: object, data: object) -> np.generic:
-    if not isinstance(data, bytes):
+    if not isinstance(data, (bytes, bytearray)):
         raise DataError(f"scalar data should be bytes, got {type(data).__name__}")
     return _array_from(data, dtype, (), False)[()]
 
@@ -114,7 +129,7 @@ def _latin1_encode(text: object, encoding: str = "latin1", errors: str = "strict
     """``_codecs.encode`` as protocol-2 pickles use it (bytes stored as latin-1 text), only that."""
     if not isinstance(text, str) or not isinstance(encoding, str) or \
             encoding.lower().replace("_", "-") not in ("latin1", "latin-1", "iso-8859-1"):
-        raise DataError(f"pickle calls _codecs.encode with encoding {encoding!r:.40}; only "
+        raise DataError(f"pickle calls _codecs.encode with encoding {_short(encoding)}; only "
                         "latin1 text is allowed")
     return text.encode("latin1", "strict")
 
@@ -130,19 +145,72 @@ _STAND_INS = {"ndarray": _Ndarray, "dtype": _Dtype, "encode": _latin1_encode, "b
               "_reconstruct": _reconstruct, "scalar": _scalar, "_frombuffer": _frombuffer}
 
 
-def _finish(obj: object, depth: int = 0) -> object:
-    """Swap the filled ``_Array`` shells in the result for their arrays."""
+def _leaf(obj: object) -> object:
     if isinstance(obj, _Array):
         if obj.array is None:
             raise DataError("pickle leaves an array without data")
         return obj.array
-    if isinstance(obj, (tuple, list)):
-        if depth >= _MAX_DEPTH:
-            raise DataError(f"pickle nests tuples more than {_MAX_DEPTH} deep")
-        return type(obj)(_finish(item, depth + 1) for item in obj)
-    if isinstance(obj, _Dtype):
-        return obj.dtype
-    return obj
+    return obj.dtype if isinstance(obj, _Dtype) else obj
+
+
+def _finish(root: object) -> object:
+    """Swap the filled ``_Array`` shells in the result for their arrays (and ``_Dtype`` for
+    dtypes), rebuilding the tuples and lists that hold them.
+
+    Iterative, and each container is rebuilt once however often the pickle refers to it, so the
+    work is that of the distinct objects (no more than the opcodes run), never that of the
+    expanded tree: 8 lists of 100 references each are 800 items here, not 10**16. Refuses
+    nesting deeper than MAX_PICKLE_NESTING and a container that contains itself.
+    """
+    results, heights, open_ = {}, {}, set()
+    stack = [(root, False)]
+    while stack:
+        obj, expanded = stack.pop()
+        key = id(obj)  # every object stays alive inside root, so ids stay unique
+        if key in results:
+            continue
+        if not isinstance(obj, (tuple, list)):
+            results[key], heights[key] = _leaf(obj), 0
+        elif not expanded:
+            if key in open_:
+                raise DataError("pickle holds a list that contains itself")
+            open_.add(key)
+            stack.append((obj, True))
+            stack.extend((item, False) for item in obj)
+        else:
+            open_.discard(key)
+            heights[key] = 1 + max((heights[id(item)] for item in obj), default=0)
+            if heights[key] > MAX_PICKLE_NESTING:
+                raise DataError(f"pickle nests tuples or lists more than {MAX_PICKLE_NESTING} deep")
+            results[key] = type(obj)(results[id(item)] for item in obj)
+    return results[id(root)]
+
+
+# Opcodes no pickle of numpy arrays uses, refused outright: dict and set items are hashed, and
+# hashing a tuple key built of shared references costs as much as expanding all of them; the
+# others build objects of classes or call hooks this reader never offers.
+_REFUSED_OPCODES = {op.code.encode("latin1")[0]: op.name for op in pickletools.opcodes if op.name in (
+    "EMPTY_DICT", "DICT", "SETITEM", "SETITEMS", "EMPTY_SET", "ADDITEMS", "FROZENSET", "INST", "OBJ",
+    "NEWOBJ", "NEWOBJ_EX", "PERSID", "BINPERSID", "EXT1", "EXT2", "EXT4")}
+
+
+def _refused(name: str):
+    def refuse(self) -> None:
+        raise DataError(f"pickle uses the {name} opcode, which a pickle of numpy arrays never "
+                        "needs; not loading it")
+    return refuse
+
+
+def _counted(run):
+    """An opcode's handler that first counts it against MAX_PICKLE_OPCODES: each opcode builds
+    at most one object, so this bounds the objects built too."""
+    def counted(self) -> None:
+        self.opcodes += 1
+        if self.opcodes > MAX_PICKLE_OPCODES:
+            raise DataError(f"pickle runs more than {MAX_PICKLE_OPCODES} opcodes (a pickle of "
+                            "numpy arrays needs a few hundred); not loading it")
+        run(self)
+    return counted
 
 
 class RestrictedUnpickler(pickle._Unpickler):
@@ -153,16 +221,19 @@ class RestrictedUnpickler(pickle._Unpickler):
     raises DataError naming it.  ``load()`` returns real numpy arrays.  Built on the
     pure-Python unpickler: the C one sizes its memo table from an index in the file (one
     4-byte LONG_BINPUT made it zero 10 GB in a fuzz run); for a few big arrays the Python one
-    is fast enough (0.5 s for a 220 MB pickle).
+    is fast enough (0.5 s for a 220 MB pickle).  Its work is bounded: at most
+    MAX_PICKLE_OPCODES opcodes, frames of at most MAX_PICKLE_FRAME bytes, no dict or set
+    opcodes (see ``limits``), shared references never expanded (``_finish``).
     """
 
-    def __init__(self, file: BinaryIO, name: str) -> None:
+    def __init__(self, file, name: str) -> None:
         super().__init__(file, encoding="latin1")  # Nielsen's file is a Python 2 pickle
         self._name = name
+        self.opcodes = 0
 
     def find_class(self, module: str, name: str):
         if (module, name) not in ALLOWED_GLOBALS:
-            raise DataError(f"{self._name}: pickle asks for global {module}.{name}, which is "
+            raise DataError(f"{self._name}: pickle asks for global {module[:80]}.{name[:80]}, which is "
                             "forbidden (only numpy arrays and dtypes may be rebuilt); "
                             "not loading it")
         return _STAND_INS[name]
@@ -179,31 +250,42 @@ class RestrictedUnpickler(pickle._Unpickler):
                             "and dtypes may be filled in")
         inst.__setstate__(state)
 
-    dispatch = {**pickle._Unpickler.dispatch, pickle.BUILD[0]: _load_build}
+    def _load_frame(self) -> None:
+        """A protocol-4 frame is read whole before it runs: cap it (the pickler writes ~64 kB)."""
+        (size,) = struct.unpack("<Q", self.read(8))
+        if size > MAX_PICKLE_FRAME:
+            raise DataError(f"pickle frame of {size} bytes, more than {MAX_PICKLE_FRAME} (the "
+                            "pickler writes frames of about 64 kB)")
+        self._unframer.load_frame(size)
+
+    def _load_bytearray8(self) -> None:
+        """The stock handler allocates the claimed length before reading; read it instead (the
+        source refuses a claim beyond what may still come)."""
+        (size,) = struct.unpack("<Q", self.read(8))
+        self.append(bytearray(self.read(size)))
+
+    dispatch = {code: _counted(run) for code, run in {
+        **pickle._Unpickler.dispatch, pickle.BUILD[0]: _load_build, pickle.FRAME[0]: _load_frame,
+        pickle.BYTEARRAY8[0]: _load_bytearray8,
+        **{code: _refused(name) for code, name in _REFUSED_OPCODES.items()}}.items()}
 
 
-class _CappedReader:
-    """A read-only view of a stream that fails once more than ``cap`` bytes come out of it."""
+class _Source:
+    """What the unpickler reads: the capped stream, refusing before reading a length field that
+    claims more bytes than may still come out (a 9-byte BINBYTES8 header must not make it read,
+    or allocate, 256 MB)."""
 
-    def __init__(self, stream: BinaryIO, cap: int, name: str) -> None:
-        self._stream, self._left, self._cap, self._name = stream, cap, cap, name
-
-    def _call(self, method, size):
-        size = self._left + 1 if size is None or size < 0 else min(size, self._left + 1)
-        try:
-            data = bytes(method(self._stream, size))
-        except _GZIP_ERRORS as e:  # said here, so an EOFError reaching load() is the pickle's own
-            raise DataError(f"{self._name}: corrupt or truncated gzip data ({e})") from e
-        self._left -= len(data)
-        if self._left < 0:
-            raise DataError(f"{self._name}: decompresses to more than max_bytes={self._cap}")
-        return data
+    def __init__(self, stream: _Capped, name: str) -> None:
+        self._stream, self._name = stream, name
 
     def read(self, size: int = -1) -> bytes:
-        return self._call(_read_upto, size)
+        if size is not None and size > self._stream.left:
+            raise DataError(f"{self._name}: pickle asks for {size} bytes at once, more than "
+                            f"max_bytes={self._stream.cap} allows")
+        return self._stream.read(size)
 
     def readline(self, size: int = -1) -> bytes:
-        return self._call(lambda stream, n: stream.readline(n), size)
+        return self._stream.readline(size)
 
 
 def _check_split(name: str, split: str, pair: object) -> tuple[np.ndarray, np.ndarray]:
@@ -234,9 +316,9 @@ def read_mnist_pickle(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_B
     (latin-1 for Python 2 strings), reading at most ``max_bytes`` decompressed bytes.
     """
     name = os.fspath(path)
-    with _open_binary(path) as (stream, _):
+    with _open_binary(path, max_bytes) as stream:
         try:
-            obj = RestrictedUnpickler(_CappedReader(stream, max_bytes, name), name).load()
+            obj = RestrictedUnpickler(_Source(stream, name), name).load()
         except DataError as e:
             if str(e).startswith(name):
                 raise
@@ -245,7 +327,7 @@ def read_mnist_pickle(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_B
             raise DataError(f"{name}: pickle asks for more memory than there is") from e
         except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
                 KeyError, OverflowError, struct.error, EOFError) as e:
-            raise DataError(f"{name}: not a valid pickle ({type(e).__name__}: {e})") from e
+            raise DataError(f"{name}: not a valid pickle ({type(e).__name__}: {str(e)[:200]})") from e
     if not (isinstance(obj, tuple) and len(obj) == 3):
         raise DataError(f"{name}: expected a tuple (training, validation, test) of (X, y) pairs "
                         f"as in Nielsen's mnist.pkl.gz, got {type(obj).__name__}")

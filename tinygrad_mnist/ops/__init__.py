@@ -27,7 +27,7 @@ One file per family: ``elementwise``, ``reduce`` (and the softmax family), ``lin
 (``tensor.py``, ``autograd.py``).
 """
 from .elementwise import (add, astype, broadcast_message, div, exp, log, mul, neg, power, relu, sigmoid,
-                          sub, tanh, unbroadcast)
+                          sub, summed_axes, tanh, unbroadcast)
 from .elementwise import abs, pow, sqrt  # noqa: A004 - NumPy's names, on purpose
 from .linalg import linear, matmul
 from .losses import binary_cross_entropy, mse, quadratic_cost, softmax_cross_entropy
@@ -39,4 +39,4 @@ PRIMITIVES = (add, sub, mul, div, pow, neg, power, abs, sqrt, exp, log, sigmoid,
               matmul, linear, reshape, transpose, getitem, softmax, log_softmax,
               softmax_cross_entropy, quadratic_cost, mse, binary_cross_entropy)
 
-__all__ = [fn.__name__ for fn in PRIMITIVES] + ["unbroadcast", "broadcast_message", "PRIMITIVES"]
+__all__ = [fn.__name__ for fn in PRIMITIVES] + ["unbroadcast", "summed_axes", "broadcast_message", "PRIMITIVES"]

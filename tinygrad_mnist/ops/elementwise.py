@@ -34,12 +34,18 @@ def broadcast_message(name: str, sa: tuple, sb: tuple) -> str:
             f"{where}; aligned at the last axis, each pair of sizes must be equal or one of them 1{hint}")
 
 
+def summed_axes(g_shape: tuple, shape: tuple) -> tuple:
+    """The axes of a broadcast gradient (``g_shape``) that belong to no axis of an input of
+    ``shape``: the leading ones broadcasting added and the ones it stretched from size 1."""
+    extra = len(g_shape) - len(shape)
+    return tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and g_shape[extra + i] != 1)
+
+
 def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum a gradient of a broadcast result back to an input's ``shape``.
 
-    ``g`` has the broadcast shape; axes that broadcasting added (leading) or stretched
-    (size 1 in ``shape``) are summed, so the result has exactly ``shape``.
-    Raises ShapeError when ``shape`` could not have broadcast to ``g.shape``.
+    ``g`` has the broadcast shape; the ``summed_axes`` are summed, so the result has exactly
+    ``shape``. Raises ShapeError when ``shape`` could not have broadcast to ``g.shape``.
     """
     if g.shape == shape:
         return g
@@ -47,9 +53,7 @@ def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
     if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, g.shape[extra:])):
         raise ShapeError(f"unbroadcast: a gradient of shape {_fmt(g.shape)} cannot belong "
                          f"to an input of shape {_fmt(shape)}")
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
-    return g.sum(axis=axes, keepdims=True).reshape(shape)
+    return g.sum(axis=summed_axes(g.shape, shape), keepdims=True).reshape(shape)
 
 
 # ---------------------------------------------------------------- elementwise, binary

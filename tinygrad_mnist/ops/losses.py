@@ -121,7 +121,6 @@ quadratic_cost.role = "loss"
 quadratic_cost.reference_cost = "quadratic"
 
 
-quadratic_cost.reference_cost = "quadratic"  # manual.backprop's cost= for it
 def mse(a, target):
     """Mean over ALL elements of (a - y)^2 (PyTorch's MSELoss). dL/da = 2 (a - y) / N.
 
@@ -133,6 +132,7 @@ def mse(a, target):
     return loss, (lambda g: diff * (2.0 * g / n), None if _is_labels(target) else (lambda g: diff * (-2.0 * g / n)))
 mse.formulas = ("{g.scale}2 ({a.name} - y) {a.shape} / N", "{g.scale}-2 ({a.name} - y) {a.shape} / N")
 mse.role = "loss"
+mse.reference_cost = "mse"  # manual.backprop's cost= for it
 
 
 def binary_cross_entropy(p, target):

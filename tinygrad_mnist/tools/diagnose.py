@@ -1,152 +1,43 @@
 """Diagnose a learner's hand-written backprop: compare their gradients with the engine's and,
-when they differ, name the likely bug (transposed, 1/B, bias not summed, sign, s'(a), ...).
+when they differ, name the likely bug (transposed, 1/B, bias not summed, sign, s'(a), ...) and
+point at the line of their code.
 
-Method (``bugs.py``): each known bug is planted in a copy of the textbook backprop and the
-learner's numbers are matched against every planted version; the explanation needing the fewest
-bugs wins. This module holds the words and the interface. Leaves out: printing (the CLI).
+Method (``bugs.py``): each bug of the table is planted in a copy of the textbook backprop and
+the learner's numbers are matched against every planted version, allowing the table's slips;
+the explanation needing the fewest bugs wins. This module holds the comparison, the checks no
+row can do (shapes, rank-1 products) and two interfaces: gradient arrays, and a ``backprop``
+function whose conventions are detected from what it accepts and returns. Leaves out: the
+report (``report.py``), files, classes and update steps (``learner.py``), printing (the CLI).
 """
 from __future__ import annotations
 
-import errno
-import importlib.util
 import os
-import re
-import traceback
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import manual, ops
 from ..errors import fmt_shape as _fmt
+from ..losses import reference_cost
 from ..nn import Module
 from ..tensor import Tensor
-from .bugs import RTOL, best_explanation
+from .bugs import BUGS, RTOL, Bug, Context, best_explanation, close, message, table
 from .names import mlp_linears
+from .report import (CAUSES, Finding, Report, Where, code_files, exception_report, hints, make_finding, reach,
+                     sum_lists, swapped, two_lists)
+from .source import Source, load_definitions
 
-LOSSES = {"quadratic": "quadratic", "cross-entropy": "cross_entropy", "cross_entropy": "cross_entropy"}
+__all__ = ["diagnose", "diagnose_function", "backprop_inputs", "load_backprop_function", "compare", "Report",
+           "Finding", "CAUSES"]
+
+DIAGNOSED_COSTS = ("quadratic", "cross_entropy")  # the costs the bug table plants its bugs in
 CONVENTIONS = ("columns", "rows")
-# Report.causes keys -> what the report calls them
-CAUSES = {
-    "transposed": "transposed gradient",
-    "missing_1_over_B": "missing 1/B (sum over the batch instead of the mean)",
-    "extra_1_over_B": "extra 1/B (divided by the batch size twice)",
-    "bias_not_summed": "bias gradient not summed over the batch",
-    "wrong_sign": "wrong sign (gradient ascent)",
-    "sigmoid_prime_of_activation": "s'() applied to the activation instead of z",
-    "derivative_shortcut_on_z": "a(1-a) applied to z instead of the activation",
-    "missing_sigmoid_prime_output": "delta^L without s'(z^L)",
-    "ce_delta": "softmax cross-entropy delta^L is not (p - y)/B",
-    "activation_of_wrong_layer": "weight gradient paired with the wrong layer's activation",
-    "wrong_layer_order": "wrong layer order",
-    "elementwise_product": "elementwise * where a matrix product @ belongs",
-    "wrong_shape": "wrong shape",
-    "wrong_number_of_layers": "wrong number of layers",
-    "wrong_return_value": "wrong return value",
-    "exception": "your code raised an exception",
-}
-
-
-# ------------------------------------------------------------------ the report
-@dataclass
-class Finding:
-    """One explanation: ``cause`` (a short key such as "transposed"), the gradients it
-    concerns (``dW2``, ``db1``, ...) and a message saying what went wrong and the fix."""
-    cause: str
-    parameters: List[str]
-    message: str
-
-
-@dataclass
-class Report:
-    """What ``diagnose`` returns. ``ok``: every gradient matches the engine's. ``findings``: the
-    likely causes (empty when ok or when no known bug explains the numbers); ``first_difference``:
-    the first differing entry, e.g. ``dW2[3,7]: 0.0123 vs 0.0119 (yours vs the engine's)``."""
-    ok: bool
-    summary: str
-    findings: List[Finding] = field(default_factory=list)
-    first_difference: Optional[str] = None
-    max_abs_diff: Optional[float] = None
-
-    @property
-    def causes(self) -> List[str]:
-        return [f.cause for f in self.findings]
-
-    def render(self) -> str:
-        lines = [self.summary]
-        for f in self.findings:
-            title = CAUSES.get(f.cause, f.cause.replace("_", " "))
-            lines.append(f"likely cause: {title}" + (f" ({', '.join(f.parameters)})" if f.parameters else ""))
-            lines.extend("  " + line for line in f.message.splitlines())
-        if self.first_difference and not self.ok:
-            lines.append(f"first difference: {self.first_difference}")
-        return "\n".join(lines)
-
-    __str__ = render
-
-
-# ------------------------------------------------------------------ messages
-def _messages(convention: str, B: int) -> Dict[str, str]:
-    rows = convention == "rows"
-    return {
-        "transposed": (
-            "these gradients are transposed: a gradient always has its parameter's shape. "
-            + ("In row form (z = x @ W + b, W (n_in,n_out)) dW = a_prev.T @ delta, not delta.T @ a_prev."
-               if rows else "In column form dC/dW^l = delta^l @ (a^(l-1)).T (BP4), shape (n_out,n_in), "
-                            "not a^(l-1) @ delta.T.")),
-        "missing_1_over_B": (
-            f"these gradients are B={B} times the engine's: the cost is the MEAN over the batch, "
-            f"C = 1/B sum_x C_x, so delta^L carries a factor 1/B. Divide delta^L by B once "
-            f"(or divide the summed gradients by B). Nielsen's backprop() returns one sample's "
-            f"gradient and update_mini_batch() divides the sum by len(mini_batch)."),
-        "extra_1_over_B": (
-            f"these gradients are 1/B (B={B}) of the engine's: the batch size was divided out twice, "
-            f"e.g. in delta^L and again when averaging, or the bias was averaged instead of summed "
-            f"after delta^L already carried the 1/B."),
-        "wrong_sign": (
-            "these gradients have the wrong sign: they point uphill, so W -= lr * dW would climb the "
-            "cost (gradient ascent). The cost derivative is (a^L - y), not (y - a^L)."),
-        "bias_not_summed": (
-            "the bias gradient was not summed over the batch: it has one "
-            + ("row" if rows else "column") + " per sample. The bias is added to every sample in the "
-            "forward pass, so its gradient adds up delta over the batch: "
-            + ("db = delta.sum(axis=0)." if rows else "db = delta.sum(axis=1, keepdims=True).")),
-        "sigmoid_prime_of_activation": (
-            "s'() was applied to the activation instead of z: sigmoid_prime(a) computes s(s(z)) (1 - s(s(z))). "
-            "Use sigmoid_prime(z) (Nielsen: sigmoid_prime(zs[-l])), or a * (1 - a) with the activation."),
-        "derivative_shortcut_on_z": (
-            "the shortcut s'(z) = a (1 - a) was applied to z: z * (1 - z) is not the derivative. "
-            "Use a * (1 - a) with the activation a = s(z), or sigmoid_prime(z)."),
-        "missing_sigmoid_prime_output": (
-            "delta^L lacks the s'(z^L) factor: with the quadratic cost and sigmoid outputs, "
-            "delta^L = (a^L - y) * s'(z^L) (BP1). (a^L - y) alone is the cross-entropy delta."),
-        "activation_of_wrong_layer": (
-            "each weight gradient was paired with its own layer's activation: BP4 takes the PREVIOUS "
-            "layer's, dC/dW^l = delta^l (a^(l-1))^T (Nielsen: activations[-l-1], where activations[0] is x)."),
-        "wrong_layer_order": (
-            "the gradient lists run last layer first: nabla_w[0] must be the first layer's gradient "
-            "(shaped like weights[0]) and nabla_w[-1] the output layer's, as in Nielsen's code, "
-            "which fills them from the back with negative indices."),
-    }
-
-
-CE_VARIANTS = {
-    "sigmoid": "delta^L = s(z^L) - y: sigmoid outputs (Nielsen's network2); the engine's cross-entropy is "
-               "softmax + log loss, where delta^L = (softmax(z^L) - y) / B.",
-    "times_derivative": "delta^L = (p - y) * p (1 - p): with softmax + cross-entropy the derivative of the "
-                        "softmax cancels against the log; delta^L = (p - y) / B, nothing more.",
-    "logits": "delta^L = z^L - y: the raw outputs were used; apply softmax first: delta^L = (softmax(z^L) - y) / B.",
-    "quadratic": "delta^L = (s(z^L) - y) * s'(z^L): that is the quadratic cost's delta; the engine's "
-                 "cross-entropy on softmax has delta^L = (p - y) / B.",
-}
-WHERE = {"output": "in the output layer's delta^L", "hidden": "in the hidden layers' deltas (BP2)",
-         "everywhere": "in every layer's delta"}
 
 
 # ------------------------------------------------------------------ inputs and outputs
-def _setup(model: Module, x, y, loss: str):
-    cost = LOSSES.get(loss)
-    if cost is None:
+def setup(model: Module, x, y, loss: str):
+    cost = reference_cost(loss) if isinstance(loss, str) else None
+    if cost not in DIAGNOSED_COSTS:
         raise ValueError(f"loss must be 'quadratic' or 'cross-entropy', got {loss!r}")
     linears = mlp_linears(model, cost)
     weights = [layer.weight.data.astype(np.float64) for layer in linears]
@@ -177,7 +68,7 @@ def backprop_inputs(model: Module, x, y, convention: str = "columns", loss: str 
     ``loss`` only checks that the model fits it (sigmoid outputs for quadratic, logits otherwise).
     """
     _check_convention(convention)
-    _, weights, biases, X, Y = _setup(model, x, y, loss)
+    _, weights, biases, X, Y = setup(model, x, y, loss)
     if convention == "columns":
         return [W.copy() for W in weights], [b[:, None].copy() for b in biases], X.T.copy(), Y.T.copy()
     return [W.T.copy() for W in weights], [b.copy() for b in biases], X.copy(), Y.copy()
@@ -238,7 +129,7 @@ def _engine_gradients(weights, biases, X, Y, cost):
     return [W.grad for W in Ws], [b.grad for b in bs]
 
 
-def _first_difference(names: List[str], mine: List[np.ndarray], ref: List[np.ndarray]) -> Tuple[Optional[str], float]:
+def first_difference(names: List[str], mine: List[np.ndarray], ref: List[np.ndarray]) -> Tuple[Optional[str], float]:
     worst = 0.0
     first = None
     for name, a, e in zip(names, mine, ref):
@@ -266,8 +157,9 @@ def _rank_one(A: np.ndarray, ref: np.ndarray) -> bool:
     return bool(s[0] > 0 and s[1] <= 1e-8 * s[0] and r[1] > 1e-6 * r[0])
 
 
+# ------------------------------------------------------------------ the comparison
 def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention: str = "columns",
-             reduction: str = "mean") -> Report:
+             reduction: str = "mean", *, bugs: Sequence[Bug] = BUGS) -> Report:
     """Compare a learner's gradients with the engine's for ``model`` on the batch (x, y).
 
     ``my_grads``: (nabla_w, nabla_b) lists, first layer first, or a dict keyed dW1, db1, dW2, ...
@@ -276,17 +168,25 @@ def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention:
     ``convention``: "columns" (Nielsen: W (n_out,n_in), b (n_out,1) or (n_out,)) or "rows"
     (z = x W + b: W (n_in,n_out), b (n_out,)). ``x`` (B, n_in) and ``y`` (labels (B,) or one-hot
     rows) are in the engine's row layout. ``model``: a sigmoid MLP, with sigmoid outputs for
-    ``loss="quadratic"`` and raw logits for "cross-entropy".
+    ``loss="quadratic"`` and raw logits for "cross-entropy". ``bugs``: the bug table
+    (``tools.bugs.BUGS``; pass ``BUGS + (Bug(...),)`` to teach it one more bug).
 
-    When they differ, every known bug is planted in the textbook formulas (s'(a) for s'(z),
-    missing s', wrong delta^L, wrong activation) and combined with per-gradient slips
-    (transposed, missing or extra 1/B, wrong sign, bias not summed, reversed layer order); the
-    explanation that reproduces the learner's numbers with the fewest bugs is reported. Failing
-    that: shape mismatches, rank-1 weight gradients (``*`` where ``@`` belongs), and the first
-    differing entry.
+    When they differ, every bug of the table is planted in the textbook formulas (s'(a) for
+    s'(z), missing s', wrong delta^L, wrong activation) and combined with the table's slips
+    (transposed, missing or extra 1/B, wrong sign, bias not summed) and a reversed layer order;
+    the explanation that reproduces the learner's numbers with the fewest bugs is reported.
+    Failing that: shape mismatches, rank-1 weight gradients (``*`` where ``@`` belongs), and the
+    first differing entry.
     """
+    return compare(my_grads, model, x, y, loss, convention, reduction, bugs=bugs)
+
+
+def compare(my_grads, model: Module, x, y, loss: str, convention: str, reduction: str, *,
+            bugs: Sequence[Bug] = BUGS, where: Where = Where()) -> Report:
+    """``diagnose`` for gradients obtained as ``where`` says (an update step, a file's lines)."""
     _check_convention(convention)
-    cost, weights, biases, X, Y = _setup(model, x, y, loss)
+    rows_of = table(bugs)
+    cost, weights, biases, X, Y = setup(model, x, y, loss)
     L, B = len(weights), X.shape[0]
     mine_w, mine_b = _as_lists(my_grads, model, L)
     if reduction not in ("mean", "sum"):
@@ -298,171 +198,204 @@ def diagnose(my_grads, model: Module, x, y, loss: str = "quadratic", convention:
     orient = (lambda W: W.T) if rows else (lambda W: W)
     ref = [orient(g) * scale for g in ew] + [g * scale for g in eb]
     sizes = "-".join(str(n) for n in [weights[0].shape[1]] + [W.shape[0] for W in weights])
-    what = f"{sizes} network, {loss} cost{' summed over' if reduction == 'sum' else ''}, B={B}, " \
-           f"{convention} convention"
+    batch = f"summed over the B={B} samples" if reduction == "sum" else f"B={B}"
+    what = f"{sizes} network, {loss} cost {batch}, {convention} convention".replace(" cost B=", " cost, B=")
+    ctx = Context(B, rows, where.step, where.lr, where.update)
     if len(mine_w) != L or len(mine_b) != L:
-        return Report(False, f"diagnose: your backprop returned {len(mine_w)} weight and {len(mine_b)} bias "
+        return Report(False, f"diagnose: {where.subject}: {len(mine_w)} weight and {len(mine_b)} bias "
                              f"gradients; the {what} has {L} layers.",
-                      [Finding("wrong_number_of_layers", [], "return one gradient per layer in each list.")])
+                      [make_finding(rows_of, "wrong_number_of_layers", [], None, ctx, where)])
     mine = mine_w + mine_b
     backward = [i for l in range(L - 1, -1, -1) for i in (l, L + l)]  # where backprop goes wrong first
-    first, worst = _first_difference([names[i] for i in backward], [mine[i] for i in backward],
+    first, worst = first_difference([names[i] for i in backward], [mine[i] for i in backward],
                                      [ref[i] for i in backward])
     if first is None:
-        return Report(True, f"diagnose: your gradients match the engine's ({what}; max |difference| {worst:.1e}).",
+        return Report(True, f"diagnose: {where.subject} match the engine's ({what}; max |difference| {worst:.1e}).",
                       max_abs_diff=worst)
     best = best_explanation([g / scale for g in mine_w], [g / scale for g in mine_b], weights, biases, X, Y,
-                            cost, rows, B)
-    summary = f"diagnose: your gradients differ from the engine's ({what})."
+                            cost, rows, B, bugs=bugs, step=where.step, lr=where.lr)
+    summary = f"diagnose: {where.subject} differ from the engine's ({what})."
     if best is not None:
-        return Report(False, summary, _findings(best, names, convention, B), first, worst)
+        return Report(False, summary, _findings(best, names, ctx, L, where, rows_of), first, worst)
     findings = []
     for name, a, e in zip(names, mine, ref):
         if name.startswith("dW") and _rank_one(a, e):
-            findings.append(Finding("elementwise_product", [name], (
+            findings.append(make_finding(rows_of, "elementwise_product", [name], (
                 f"{name} is an outer product of two vectors (rank 1), but with B={B} samples the true "
                 f"gradient sums B outer products, delta @ a.T (rank up to {min(B, *e.shape)}). "
                 f"The batch was collapsed before the product: elementwise * (broadcasting (n,1) * (1,m)), "
-                f"np.outer, or a sum/mean over the batch where the matrix product @ belongs.")))
+                f"np.outer, or a sum/mean over the batch where the matrix product @ belongs."), ctx, where,
+                *hints([name], L)))
     shape_bad = [(n, a, e) for n, a, e in zip(names, mine, ref)
                  if a.shape != e.shape and a.size != e.size]
     if shape_bad:
-        findings.append(Finding("wrong_shape", [n for n, _, _ in shape_bad], "\n".join(
+        findings.append(make_finding(rows_of, "wrong_shape", [n for n, _, _ in shape_bad], "\n".join(
             f"{n} has shape {_fmt(a.shape)}; the gradient of a parameter has the parameter's shape {_fmt(e.shape)}."
-            for n, a, e in shape_bad)))
+            for n, a, e in shape_bad), ctx, where, *hints([n for n, _, _ in shape_bad], L)))
     if not findings:
         summary += " No single known bug reproduces your numbers; compare the first differing entry " \
                    "with `tinygrad-mnist explain` to see the formula for that gradient."
     return Report(False, summary, findings, first, worst)
 
 
-def _findings(best, names, convention, B) -> List[Finding]:
-    plant, reverse, locals_w, locals_b = best
-    msgs = _messages(convention, B)
-    L = len(locals_w)
+def _findings(best, names, ctx: Context, L: int, where: Where, rows_of: Dict[str, Bug]) -> List[Finding]:
     out = []
-    if reverse:
-        out.append(Finding("wrong_layer_order", [], msgs["wrong_layer_order"]))
-    if plant.key != "none":
-        key, _, variant = plant.key.partition(":")
-        if key == "ce_delta":
-            out.append(Finding("ce_delta", [f"delta^{L}"], "your " + CE_VARIANTS[variant]))
-        elif variant in WHERE:
-            out.append(Finding(key, [], f"{msgs[key]}\n(found {WHERE[variant]})"))
-        else:
-            out.append(Finding(key, [], msgs[key]))
-    kinds: Dict[str, List[str]] = {}
-    for l, loc in enumerate(locals_w):
-        for k in loc.kinds():
-            kinds.setdefault(k, []).append(names[l])
-    for l, loc in enumerate(locals_b):
-        for k in loc.kinds():
-            kinds.setdefault(k, []).append(names[L + l])
-    for k in ("transposed", "bias_not_summed", "missing_1_over_B", "extra_1_over_B", "wrong_sign"):
-        if k in kinds:
-            out.append(Finding(k, kinds[k], msgs[k]))
-    return out
+    if best.reverse:
+        out.append(make_finding(rows_of, "wrong_layer_order", [], None, ctx, where))
+    bug, plant = best.planted.bug, best.planted.plant
+    if bug is not None:
+        text = message(bug, ctx) + (f"\n{plant.detail}" if plant.detail else "")
+        output = plant.output_sprime is not None or plant.output_delta is not None
+        layer = None if output == (plant.hidden_sprime is not None) else "output" if output else "hidden"
+        out.append(make_finding(rows_of, bug.key, [plant.concerns.format(L=L)] if plant.concerns else [], text,
+                                ctx, where, layer))
+    used: Dict[str, List[str]] = {}
+    for l, combo in enumerate(best.slips_w):
+        for b in combo:
+            used.setdefault(b.key, []).append(names[l])
+    for l, combo in enumerate(best.slips_b):
+        for b in combo:
+            used.setdefault(b.key, []).append(names[L + l])
+    for key, params in used.items():
+        out.append(make_finding(rows_of, key, params, None, ctx, where, *hints(params, L)))
+    return sorted(out, key=lambda f: rows_of[f.cause].order if f.cause in rows_of else 0)
 
 
-# ------------------------------------------------------------------ a learner's file
+# ------------------------------------------------------------------ a learner's function
 def load_backprop_function(path) -> Callable:
-    """Import the file at ``path`` and return its ``backprop(weights, biases, x, y)`` function.
+    """Load the file at ``path`` as definitions only (its imports, functions, classes and
+    constants: ``source.load_definitions``; none of its top-level code runs) and return its
+    ``backprop(weights, biases, x, y)`` function.
 
     Raises FileNotFoundError, IsADirectoryError, or ValueError naming the file when it is not a
-    regular file (a pipe would block the import), cannot be imported or defines no callable
+    regular file (a pipe would block the import), does not parse, or defines no callable
     ``backprop``.
     """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "is a directory; expected a .py file defining backprop()", path)
-    if os.path.exists(path) and not os.path.isfile(path):
-        raise ValueError(f"{path}: not a regular file (a pipe or a device?); expected a .py file "
-                         f"defining backprop()")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(errno.ENOENT, "No such file", path)
-    name = "_learner_backprop_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"{path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as e:
-        raise ValueError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:  # the learner's module code: report it, do not hide it
-        raise ValueError(f"{path}: importing it raised {type(e).__name__}: {e}") from None
-    fn = getattr(module, "backprop", None)
+    fn = load_definitions(path).namespace.get("backprop")
     if not callable(fn):
-        raise ValueError(f"{path}: defines no function backprop(weights, biases, x, y)")
+        raise ValueError(f"{os.fspath(path)}: defines no function backprop(weights, biases, x, y)")
     return fn
 
 
-_BROADCAST = re.compile(r"shapes \(([\d, ]*)\)\s*\(([\d, ]*)\)")
-
-
-def _shapes_in(message: str) -> Optional[Tuple[tuple, tuple]]:
-    m = _BROADCAST.search(message)
-    if not m:
-        return None
-    parse = lambda s: tuple(int(v) for v in s.replace(" ", "").split(",") if v)  # noqa: E731
-    return parse(m.group(1)), parse(m.group(2))
-
-
-def _exception_report(e: BaseException, fn: Callable, what: str) -> Report:
-    where = ""
-    filename = getattr(getattr(fn, "__code__", None), "co_filename", None)
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == filename]
-    if frames:
-        f = frames[-1]
-        where = f" at line {f.lineno}: {f.line}"
-    summary = f"diagnose: your backprop raised {type(e).__name__}{where} ({what})."
-    text = str(e)
-    pair = _shapes_in(text) if isinstance(e, ValueError) else None
-    if pair and len(pair[0]) == 2 and len(pair[1]) == 2:
-        a, b = pair
-        if a[1] == b[0] or b[1] == a[0]:
-            left, right = (a, b) if a[1] == b[0] else (b, a)
-            return Report(False, summary, [Finding("elementwise_product", [], (
-                f"{text}\nShapes {_fmt(left)} and {_fmt(right)} are the operands of a matrix product "
-                f"{_fmt(left)} @ {_fmt(right)} -> {_fmt((left[0], right[1]))}; elementwise * needs equal shapes "
-                f"(or 1s). Use @ (np.dot) here. With one sample (B=1) * happens to give the outer "
-                f"product, which is why this only fails on a batch."))])
-        return Report(False, summary, [Finding("wrong_shape", [], (
-            f"{text}\nTwo arrays whose shapes do not fit: check each term's shape against "
-            f"`tinygrad-mnist explain --columns` (column form) or `explain` (row form)."))])
-    return Report(False, summary, [Finding("exception", [], f"{type(e).__name__}: {text}")])
-
-
 def diagnose_function(fn: Callable, model: Module, x, y, loss: str = "quadratic",
-                      convention: str = "columns", reduction: str = "mean") -> Report:
-    """Run a learner's ``fn(weights, biases, x, y) -> (nabla_w, nabla_b)`` on ``backprop_inputs``
-    (float64 copies in ``convention``) and ``diagnose`` the result. An exception inside ``fn`` is
-    reported (with the line of the learner's code), not raised: a broadcast error between the
-    operands of a matrix product is named as ``*`` where ``@`` belongs. ``reduction`` as in ``diagnose``.
+                      convention: Optional[str] = None, reduction: str = "mean", *,
+                      per_sample: Optional[bool] = None, bugs: Sequence[Bug] = BUGS) -> Report:
+    """Run a learner's ``fn(weights, biases, x, y)`` (``backprop_inputs``: float64 copies) on the
+    batch (x, y) and ``diagnose`` what it returns, pointing at the line of ``fn``'s source.
+
+    What ``fn`` accepts and returns is detected and named in the report's notes, never reported
+    as a bug: ``convention`` None tries "columns" then "rows"; lists returned as
+    (nabla_b, nabla_w) (Nielsen's order) are recognised by their sizes; a function written for
+    one sample (fed a batch it returns a bias gradient with one column per sample and the SUM of
+    the weight gradients) is called once per sample on x (n_in,1), y (n_out,1) and the results
+    summed, so a correct per-sample function is a match at any batch size. ``per_sample`` True
+    or False says it instead. ``reduction`` ("mean"/"sum") is the cost a batched ``fn``
+    differentiates. An exception inside ``fn`` is reported (with the line of the learner's code),
+    not raised: a broadcast error between the operands of a matrix product is named as ``*``
+    where ``@`` belongs.
     """
-    args = backprop_inputs(model, x, y, convention, loss)
-    X = args[2].T if convention == "columns" else args[2]
-    what = f"{loss} cost, B={X.shape[0]}, {convention} convention"
+    if convention is not None:
+        _check_convention(convention)
+    if per_sample not in (None, True, False):
+        raise TypeError(f"per_sample must be None (detect), True or False, got {per_sample!r}")
+    source, regions = Source.of(fn)
+    return run_backprop(fn, model, x, y, loss, convention, reduction, per_sample, bugs,
+                        Where(source, tuple(regions)))
+
+
+def run_backprop(fn: Callable, model: Module, x, y, loss: str, convention: Optional[str], reduction: str,
+                 per_sample: Optional[bool], bugs: Sequence[Bug], where: Where) -> Report:
+    """``diagnose_function`` once the learner's source is known (``where``)."""
+    _, weights, _, X, Y = setup(model, x, y, loss)
+    B = len(X)
+    files = code_files(fn, where)
+    tried = [convention] if convention else list(CONVENTIONS)
+
+    def call(conv, i=None):
+        xs, ys = (X, Y) if i is None else (X[i:i + 1], Y[i:i + 1])
+        try:
+            with np.errstate(all="ignore"):
+                return fn(*backprop_inputs(model, xs, ys, conv, loss)), None
+        except Exception as e:  # the learner's code failed: that IS the diagnosis
+            return None, e
+
+    def what(conv, n=B):
+        return f"{loss} cost, B={n}, {conv} convention"
+
+    first = 0 if per_sample else None
+    outcomes = {}
+    for conv in tried:
+        outcomes[conv] = call(conv, first)
+        if outcomes[conv][1] is None:
+            break
+    conv = next((c for c, (_, e) in outcomes.items() if e is None), None)
+    if conv is None:  # it raised in every convention: show where it got furthest
+        conv = max(tried, key=lambda c: (reach(outcomes[c][1], files), -tried.index(c)))
+        report = exception_report(outcomes[conv][1], files, what(conv, 1 if per_sample else B), where, bugs=bugs)
+        if len(tried) > 1:
+            report.notes.append(f"it raised in the columns and in the rows convention; shown: {conv}, "
+                                f"where it got further")
+        return report
+    notes = []
+    if convention is None and conv == "rows":
+        notes.append("it takes rows (z = x W + b: x (B,n_in), W (n_in,n_out)): checked in the rows convention")
+    grads, bad = two_lists(outcomes[conv][0], what(conv), bugs=bugs)
+    if bad is not None:
+        bad.notes = notes
+        return bad
+    flip = swapped(grads, weights, 1 if per_sample else B)
+    if flip:
+        grads = grads[::-1]
+        notes.append("your backprop returns (nabla_b, nabla_w): checked in that order")
+    one = "x (n_in,1), y (n_out,1)" if conv == "columns" else "x (1,n_in), y (1,n_out)"
+    if per_sample or (per_sample is None and B > 1 and _sample_axis(grads[1], weights, B, conv)):
+        results = [grads]
+        for i in range(1 if per_sample else 0, B):
+            result, e = call(conv, i)
+            if e is not None:
+                if per_sample:
+                    report = exception_report(e, files, what(conv, 1), where, bugs=bugs)
+                    report.notes = notes + report.notes
+                    return report
+                results = None
+                break
+            g, bad = two_lists(result, what(conv, 1), bugs=bugs)
+            if bad is not None:
+                if per_sample:
+                    bad.notes = notes
+                    return bad
+                results = None
+                break
+            results.append(g[::-1] if flip else g)
+        summed = sum_lists(results[0 if per_sample else 1:]) if results else None
+        # fed a batch, a per-sample function sums the weight gradients (delta @ a.T adds up the
+        # columns) and leaves one bias column per sample; a batch function with 1/B does not
+        if summed is not None and (per_sample or _same_numbers(grads[0], summed[0])):
+            grads, reduction = summed, "sum"
+            notes.append(f"it takes one sample at a time ({one}): called once per sample on the B={B} "
+                         f"samples and the gradients summed")
+        elif per_sample:
+            return Report(False, f"diagnose: backprop returned gradients of different shapes for different "
+                                 f"samples ({what(conv, 1)}).",
+                          [make_finding(table(bugs), "wrong_return_value", [], None, Context(1), Where())], notes=notes)
     try:
-        with np.errstate(all="ignore"):
-            result = fn(*args)
-    except Exception as e:  # the learner's code failed: that IS the diagnosis
-        return _exception_report(e, fn, what)
-    if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        return Report(False, f"diagnose: backprop must return (nabla_w, nabla_b), got {type(result).__name__} "
-                             f"({what}).", [Finding("wrong_return_value", [], "return two lists: the weight "
-                                                    "gradients and the bias gradients, first layer first.")])
-    bad = "return (nabla_w, nabla_b), two lists holding one array per layer, first layer first."
-    try:
-        grads = (list(result[0]), list(result[1]))
-    except TypeError:
-        return Report(False, f"diagnose: backprop must return two lists, got {type(result[0]).__name__} and "
-                             f"{type(result[1]).__name__} ({what}).", [Finding("wrong_return_value", [], bad)])
-    empty = [f"{kind}[{i}]" for kind, gs in zip(("nabla_w", "nabla_b"), grads) for i, g in enumerate(gs) if g is None]
-    if empty:
-        return Report(False, f"diagnose: backprop left {', '.join(empty)} as None ({what}).",
-                      [Finding("wrong_return_value", [], bad)])
-    try:
-        return diagnose(grads, model, X, y, loss, convention, reduction)
+        report = compare(grads, model, X, Y, loss, conv, reduction, bugs=bugs, where=where)
     except TypeError as e:  # non-numeric entries
-        return Report(False, f"diagnose: {e} ({what}).", [Finding("wrong_return_value", [], bad)])
+        report = Report(False, f"diagnose: {e} ({what(conv)}).",
+                        [make_finding(table(bugs), "wrong_return_value", [], None, Context(B), Where())])
+    report.notes = notes + report.notes
+    return report
+
+
+def _sample_axis(bias_grads, weights, B: int, conv: str) -> bool:
+    """True when some bias gradient has one column (row) per sample."""
+    return any(np.shape(g) == ((W.shape[0], B) if conv == "columns" else (B, W.shape[0]))
+               for g, W in zip(bias_grads, weights))
+
+
+def _same_numbers(batched, summed) -> bool:
+    try:
+        return len(batched) == len(summed) and all(
+            close(np.asarray(a, dtype=np.float64), s) for a, s in zip(batched, summed))
+    except (TypeError, ValueError):
+        return False

@@ -250,7 +250,9 @@ def explain(loss: Tensor, *, model: Optional[Module] = None, names=None, style: 
     delta^l = dC/dz^l, W^l, the lines tagged BP1-BP4.
     ``check=True``: recompute every parameter gradient with ``tinygrad_mnist.manual`` (sigmoid
     MLPs; needs ``model``, the targets ``y`` and, unless the graph holds it, the input ``x``)
-    and show max |engine - manual| on each parameter line.
+    and show max |engine - manual| on each parameter line. It works for every loss whose op
+    declares ``reference_cost`` (quadratic_cost, softmax_cross_entropy, mse) and raises a
+    ValueError saying so for any other loss or for non-sigmoid hidden layers.
     """
     for fn in ops:
         if not callable(fn) or not hasattr(fn, "__name__"):
@@ -353,7 +355,22 @@ def _header(loss, first: Row, tnames, legend, params, batch, columns) -> List[st
              for p, n in ((p, tnames[p]) for p in params if p in tnames)]
     if shown:
         lines.append("parameters: " + ", ".join(shown))
+    if any("/ N" in t for t in getattr(loss.node.op, "formulas", None) or ()):
+        lines.append(_what_n_is(loss, tnames, batch, columns))
     return lines
+
+
+def _what_n_is(loss, tnames, batch, columns) -> str:
+    """The loss's formulas divide by N (a mean over elements, PyTorch's reduction="mean"): say
+    what N counts, since the textbook's costs divide by B."""
+    p = next(t for t in loss.node.inputs if t is not None)
+    dims = list(p.shape)
+    if batch is not None and len(dims) == 2 and dims[0] == batch:
+        shown = f"({dims[1]},B)" if columns else f"(B,{dims[1]})"
+        count = f"{dims[1]} x B" if columns else f"B x {dims[1]}"
+        return (f"N = {count} = {p.size}: every element of {tnames[p]} {shown}; {loss.op} averages over all "
+                f"of them, not over the batch alone")
+    return f"N = {p.size}: every element of {tnames[p]} {_shape_text(tuple(dims))}; {loss.op} averages over all of them"
 
 
 def _tag_textbook(rows: List[Row], loss: Tensor, loss_inputs: set) -> None:
@@ -381,9 +398,10 @@ def _check(ledger: Ledger, loss: Tensor, model, tensors, tnames, leaf_grads, x, 
         raise ValueError("check=True needs model= (the network whose weights manual recomputes)")
     cost = getattr(loss.node.op, "reference_cost", None)
     if cost is None:
-        known = " and ".join(f.__name__ for f in ops.PRIMITIVES if getattr(f, "reference_cost", None))
-        raise ValueError(f"check=True supports the losses {known}: tinygrad_mnist.manual has no "
-                         f"hand-derived formula for {loss.op}")
+        known = ", ".join(f.__name__ for f in ops.PRIMITIVES if getattr(f, "reference_cost", None))
+        raise ValueError(f"check=True: tinygrad_mnist.manual has no hand-derived formula for {loss.op}, so "
+                         f"there is nothing to check against (it has them for {known}); the ledger "
+                         f"without check=True still shows every step")
     linears = mlp_linears(model, cost)
     missing = [tnames.get(p, name) for name, p in model.named_parameters() if p not in leaf_grads]
     if missing:

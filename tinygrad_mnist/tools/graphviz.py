@@ -15,7 +15,7 @@ import subprocess
 from typing import Dict, List, Optional, Tuple, Union
 
 from ..errors import fmt_shape as _fmt
-from ..files import atomic_file
+from ..files import atomic_file, is_special
 from ..nn import Module
 from ..tensor import Tensor
 from .names import constant_name, input_names, parameter_names, tensor_names, traced_walk
@@ -184,7 +184,7 @@ def render(dot_text: str, path: Union[str, os.PathLike]) -> str:
     a pipe, a directory: it is neither replaced nor given a ``.dot`` file beside it).
     """
     path = os.fspath(path)
-    if os.path.lexists(path) and not os.path.isfile(path):
+    if os.path.isdir(path) or is_special(path):
         raise FileExistsError(errno.EEXIST, "exists and is not a regular file; give another name", path)
     root, ext = os.path.splitext(path)
     fmt = ext[1:].lower()
