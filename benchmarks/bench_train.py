@@ -19,29 +19,20 @@ Not collected by pytest (no test_ prefix); nothing here asserts a time.
 """
 from __future__ import annotations
 
-import os
-import sys
-
-# BLAS reads its thread count once, when NumPy loads, so --blas-threads must act before the
-# imports below. Default 1: on this 2-core machine OpenBLAS's and PyTorch's spinning worker
-# threads fight each other in one process, and a threaded OpenBLAS under load from another
-# process made a batch-100 step 50x slower (15.6 ms against 0.29 ms single-threaded, measured).
-_threads = sys.argv[sys.argv.index("--blas-threads") + 1] if "--blas-threads" in sys.argv[:-1] else "1"
-if _threads != "0":
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_var] = _threads
-
 import argparse
+import contextlib
 import gc
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 import tracemalloc
 
 import numpy as np
 
-from tinygrad_mnist import Tensor, manual, no_grad, ops
+from tinygrad_mnist import Tensor, manual, no_grad, ops, threads
 from tinygrad_mnist.arch import build_arch
 from tinygrad_mnist.data import load_bundled_sample, read_idx
 from tinygrad_mnist.files import atomic_file
@@ -55,6 +46,7 @@ NETWORKS = {
     "784-6x50-10": [784] + [50] * 6 + [10],
 }
 LR = 0.1
+THREADS = None  # BLAS and PyTorch threads for this run: main() sets it from --blas-threads or the policy
 
 
 def initial_params(sizes, dtype, seed=0):
@@ -154,8 +146,6 @@ def make_engine_raw(sizes, dtype):
 def make_torch(sizes, dtype):
     """PyTorch eager: nn.Linear/Sigmoid, F.cross_entropy, torch.optim.SGD."""
     import torch
-    if os.environ.get("OPENBLAS_NUM_THREADS"):  # same thread budget as NumPy's BLAS
-        torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
     weights, biases = initial_params(sizes, dtype)
     layers = []
     for i, (W, b) in enumerate(zip(weights, biases)):
@@ -328,8 +318,8 @@ def make_lenet_torch(engine_model, dtype=np.float32):
 
 def _torch_threads() -> None:
     import torch
-    if os.environ.get("OPENBLAS_NUM_THREADS"):  # same thread budget as NumPy's BLAS
-        torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
+    if THREADS:  # the same thread budget as NumPy's BLAS
+        torch.set_num_threads(THREADS)
 
 
 def _interleaved(runs: dict, rounds: int) -> dict:
@@ -514,11 +504,9 @@ def run_conv_section(X, y, rounds, with_torch) -> dict:
 
 
 def blas_threads() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-        return ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info())
-    except ImportError:
-        return f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    from threadpoolctl import threadpool_info
+    return ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
+                     if i["user_api"] == "blas")
 
 
 def main(argv=None) -> int:
@@ -527,17 +515,30 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds per configuration (default 5, quick 5)")
     parser.add_argument("--json", type=str, default=None, help="also write the results to this JSON file")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="BLAS threads for NumPy and PyTorch alike (default 1; 0 leaves the libraries' own choice)")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="BLAS threads for NumPy and PyTorch alike (default: the package's policy, "
+                             "tinygrad_mnist.threads, which gives 1 for these networks; 0 leaves the "
+                             "libraries' own choice)")
     parser.add_argument("--only", choices=("mlp", "conv"), default=None,
                         help="run only the MLP tables or only the conv section (default: both)")
     parser.add_argument("--memory-probe", type=int, default=None, metavar="BATCH",
                         help="internal: measure one LeNet step's memory in this process, print JSON")
     args = parser.parse_args(argv)
-    if args.memory_probe is not None:
-        print(json.dumps(_memory_probe(args.memory_probe)))
-        return 0
+    # The package's thread policy (the one fit and the CLI use), unless told otherwise: on 2 cores
+    # OpenBLAS's and PyTorch's spinning worker threads fight each other in one process, and a
+    # threaded OpenBLAS under load from another process made a batch-100 step 50x slower.
+    global THREADS
+    THREADS = args.blas_threads
+    if THREADS is None:
+        THREADS = max(threads.policy(MLP(sizes), 100) for sizes in NETWORKS.values())
+    with contextlib.nullcontext() if THREADS == 0 else threads.limit(THREADS):
+        if args.memory_probe is not None:
+            print(json.dumps(_memory_probe(args.memory_probe)))
+            return 0
+        return _main(args, THREADS)
 
+
+def _main(args, n_threads: int) -> int:
     ds = load_bundled_sample()  # the same real 10k digits on every machine, cached MNIST or not
     X, y, X_test = ds.X_train, ds.y_train, ds.X_test
     contenders = [c for c in CONTENDERS if c != "pytorch eager" or (torch_available() and not args.no_torch)]
@@ -555,6 +556,8 @@ def main(argv=None) -> int:
         print("# pytorch eager: skipped (torch not importable or --no-torch)")
     else:
         import torch
+        if n_threads:
+            torch.set_num_threads(n_threads)  # the same budget as NumPy's BLAS
         print(f"# pytorch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"# load before the run (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     if args.only == "conv":

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from tinygrad_mnist import threads
 from tinygrad_mnist.data import load_mnist
 from tinygrad_mnist.nn import MLP
 from tinygrad_mnist.optim import SGD
@@ -50,12 +51,13 @@ def main(argv=None) -> int:
     costs = []
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        for _ in range(steps):
-            idx = rng.integers(0, len(X), batch_size)        # a random mini-batch, with replacement
-            opt.zero_grad()
-            loss = net(Tensor(X[idx])).quadratic_cost(y[idx])  # integer labels act as one-hot rows
-            loss.backward()
-            opt.step()
+        with threads.limit(threads.policy(net, batch_size)):  # what fit does: 1 BLAS thread here
+            for _ in range(steps):
+                idx = rng.integers(0, len(X), batch_size)        # a random mini-batch, with replacement
+                opt.zero_grad()
+                loss = net(Tensor(X[idx])).quadratic_cost(y[idx])  # integer labels act as one-hot rows
+                loss.backward()
+                opt.step()
         cost, _ = evaluate(net, X, y, loss="quadratic")
         _, accuracy = evaluate(net, data.X_test, data.y_test, loss="quadratic")
         costs.append(cost)

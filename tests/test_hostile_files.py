@@ -436,13 +436,14 @@ def test_table_consistent_float16_model_past_the_parameter_limit(tmp_path, sizes
 
 def test_table_4096_square_png_to_predict(tmp_path):
     """A 4096x4096 PNG (Paeth rows) to `predict`: refused only after a full decode, 41 s
-    [632 MB]; now from its header."""
+    [632 MB]; pictures of any size are taken now (Pillow decodes this one in well under a
+    second, within MAX_IMAGE_PIXELS), and it is found blank."""
     from tinygrad_mnist import nn, serialize
     serialize.save(nn.MLP([784, 30, 10], seed=0), tmp_path / "m.npz")
     png = hostile.huge_png(tmp_path / "big.png")
     m = run_measured(tinygrad("predict", tmp_path / "m.npz", png), timeout=15, env=cli_env(tmp_path))
     assert m.status == 2
-    one_line_error(m, f"{png}: image is 4096x4096; expected 28x28")
+    one_line_error(m, f"{png}: no digit found: the image is blank")
     assert_bounded(m, seconds=15)
 
 

@@ -21,9 +21,10 @@ PACKAGE = Path(tinygrad_mnist.__file__).parent
 # Each module's rank in "errors -> ops -> autograd -> tensor -> nn/losses/optim -> train ->
 # tools -> cli": a module may import only modules of a lower rank (or its own package's).
 RANKS = {
-    "errors": 0, "limits": 0, "files": 1, "manual": 0, "data": 2, "ops": 1, "autograd": 2, "tensor": 3,
+    "errors": 0, "limits": 0, "files": 1, "manual": 0, "threads": 0, "progress": 0, "interop": 5, "data": 2,
+    "ops": 1, "autograd": 2, "tensor": 3,
     "gradcheck": 4, "nn": 4, "losses": 4, "optim": 4, "testing": 5, "serialize": 5, "train": 5, "arch": 5,
-    "digits": 2, "figures": 6, "tools": 7, "explain": 8, "diagnose": 8, "cli": 9, "__main__": 10,
+    "digits": 2, "prepare": 1, "figures": 6, "tools": 7, "explain": 8, "diagnose": 8, "cli": 9, "__main__": 10,
 }
 
 

@@ -106,6 +106,22 @@ def power(draw) -> Example:
 
 
 @st.composite
+def tensor_power(draw) -> Example:
+    """x ** e with an array exponent (ops.pow): both sides get a gradient; x > 0 so ln x exists."""
+    sa, sb = draw(broadcastable_shapes())
+    x, e = draw(floats(sa, 0.25, 3.0)), draw(floats(sb, -2.0, 2.0))
+    form = draw(st.sampled_from(["tensor ** tensor", "t.pow(e)", "scalar ** tensor", "tensor ** ndarray"]))
+    if form == "tensor ** tensor":
+        return Example(operator.pow, (x, e), np.power)
+    if form == "t.pow(e)":
+        return Example(lambda a, b: a.pow(b), (x, e), np.power)
+    if form == "scalar ** tensor":
+        s = draw(st.floats(0.25, 3.0))
+        return Example(lambda b: s ** b, (e,), lambda b: s ** b)
+    return Example(lambda a: a ** like(e, a), (x,), lambda a: a ** e)
+
+
+@st.composite
 def astype(draw) -> Example:
     x = draw(floats(draw(shapes())))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
@@ -320,6 +336,10 @@ CASES: dict[str, tuple[str, st.SearchStrategy[Example]]] = {
     **{name: (name, binary(name)) for name in BINARY},
     "neg": ("neg", unary(operator.neg, np.negative)),
     "power": ("power", power()),
+    "pow": ("pow", tensor_power()),
+    "abs": ("abs", unary(abs, np.abs, nonzero_arrays)),
+    "abs method": ("abs", unary(methodcaller("abs"), np.abs, nonzero_arrays)),
+    "sqrt": ("sqrt", unary(methodcaller("sqrt"), np.sqrt, lambda s: floats(s, 0.25, 3.0))),
     "exp": ("exp", unary(methodcaller("exp"), np.exp)),
     "log": ("log", unary(methodcaller("log"), np.log, lambda s: floats(s, 0.1, 5.0))),
     "sigmoid": ("sigmoid", unary(methodcaller("sigmoid"), lambda x: 1 / (1 + np.exp(-x)),
@@ -499,12 +519,22 @@ def test_power_zero_has_zero_gradient_everywhere():
     np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
 
 
-def test_power_rejects_a_tensor_or_array_exponent():
+def test_a_tensor_exponent_records_pow_and_power_itself_takes_scalars_only():
     x = Tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(TypeError, match=r"\*\*"):
-        x ** Tensor(np.ones(3))
+    assert (x ** Tensor(np.ones(3))).op == "pow" and (x ** np.ones(3)).op == "pow" and (x ** 2).op == "power"
     with pytest.raises(TypeError, match="scalar"):
-        x ** np.ones(3)
+        Tensor.apply(ops.power, x, p=np.ones(3))
+
+
+def test_pow_at_zero_follows_pytorch():
+    """0 ** 0 = 1 with dL/dx = 0 (not 0 * 0**-1 = nan); 0 ** p, p > 0, has dL/dp = 0 (not 0 * ln 0)."""
+    x = Tensor(np.array([0.0, 0.0, 2.0]), requires_grad=True)
+    p = Tensor(np.array([0.0, 2.0, 3.0]), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x ** p).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 12.0])
+    np.testing.assert_allclose(p.grad, [0.0, 0.0, 8 * np.log(2.0)])
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8])

@@ -14,7 +14,7 @@ from tinygrad_mnist.optim import SGD, Adam
 from tinygrad_mnist.tensor import Tensor, no_grad
 from tinygrad_mnist.train import History, confusion_matrix, evaluate, fit, predict
 
-HISTORY_KEYS = {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}
+HISTORY_KEYS = {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "diverged"}
 
 
 def blobs(n=300, seed=0):

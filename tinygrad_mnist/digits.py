@@ -1,225 +1,136 @@
-"""Single digit images for ``predict``: a small PNG reader and writer (stdlib zlib, no Pillow),
-PGM (P2/P5) read and write, ``.npy`` arrays, and ``load_digit`` that turns any of them into the
-784 floats in [0, 1] a network takes. MNIST digits are WHITE strokes on a BLACK background
-(0 = black); a dark-on-light scan must be inverted (``invert=True``). Leaves out: resizing,
-centring and deskewing a photo (the image must already be 28x28), palette and interlaced PNGs.
+"""Digit images for ``predict``: any picture of one digit (PNG, JPEG, BMP, GIF, TIFF, WebP, ...;
+grey, RGB, RGBA or palette; 8 or 16 bits; any size), read with Pillow, PGM (P2/P5, read here)
+and ``.npy`` arrays; and ``load_digit``, which turns a picture into the 784 floats in [0, 1] a
+network takes, prepared as MNIST was made (``prepare.py``: white on black, cropped, scaled to
+20x20, centred by mass in 28x28). Leaves out: the preparation itself, pictures of several digits.
 """
 from __future__ import annotations
 
+import io
 import os
-import struct
 import tokenize
-import zlib
+import warnings
 from typing import Optional, Tuple, Union
 
 import numpy as np
 
-from .files import refuse_special
+from .files import atomic_file, refuse_special
 from .limits import MAX_IMAGE_PIXELS
+from .prepare import BACKGROUNDS, BlankImage, composite, prepare
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"
 DIGIT_SHAPE = (28, 28)
-MAX_PIXELS = MAX_IMAGE_PIXELS  # refuse larger images before inflating them (decompression bombs)
-_HEAD = 4096  # bytes read to find an image's size: PNG's IHDR is in the first 33, a PGM header is short
-
-# PNG colour type -> (name, channels); 3 (palette) is not supported.
-_COLOUR_TYPES = {0: ("greyscale", 1), 2: ("RGB", 3), 4: ("greyscale+alpha", 2), 6: ("RGBA", 4)}
-_CHANNELS_TO_COLOUR = {channels: ct for ct, (_, channels) in _COLOUR_TYPES.items()}
+MAX_PIXELS = MAX_IMAGE_PIXELS  # refuse larger images from their header, before decoding (bombs)
 
 
 class ImageError(ValueError):
-    """An image file is unreadable, in an unsupported variant, or not a 28x28 digit.
+    """An image file is unreadable, unsupported, too large, or shows no digit.
 
     The message names the file and what is wrong, e.g.
-    ``digit.png: PNG colour type 3 (palette) is not supported; save it as greyscale or RGB``.
+    ``digit.png: no digit found: the image is blank or nearly so (...)``.
     """
 
 
-# ------------------------------------------------------------------ PNG
-def _paeth(a: int, b: int, c: int) -> int:
-    """The PNG spec's Paeth predictor: whichever of left, up, upper-left is closest to a + b - c."""
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
-        return a
-    return b if pb <= pc else c
-
-
-def _unfilter(raw: bytes, height: int, stride: int, bpp: int, name: str) -> np.ndarray:
-    """Undo the per-row filters (None, Sub, Up, Average, Paeth) -> uint8 (height, stride).
-
-    None/Sub/Up are vectorised; Average and Paeth depend on the byte just reconstructed to
-    their left, so they run byte by byte (fine for digit-sized images).
-    """
-    out = np.zeros((height, stride), dtype=np.uint8)
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
-    prev = np.zeros(stride, dtype=np.uint8)
-    for r in range(height):
-        ftype, line = int(rows[r, 0]), rows[r, 1:]
-        if ftype == 0:
-            cur = line.copy()
-        elif ftype == 1:    # Sub: each byte adds the byte bpp to its left (a running sum per channel)
-            cur = np.empty(stride, dtype=np.uint8)
-            for k in range(bpp):
-                cur[k::bpp] = np.cumsum(line[k::bpp], dtype=np.uint64) % 256
-        elif ftype == 2:    # Up: adds the byte above (uint8 arithmetic wraps mod 256, as PNG wants)
-            cur = line + prev
-        elif ftype in (3, 4):
-            cur = bytearray(stride)
-            up = prev.tolist()
-            for i, x in enumerate(line.tolist()):
-                left = cur[i - bpp] if i >= bpp else 0
-                if ftype == 3:
-                    cur[i] = (x + ((left + up[i]) >> 1)) & 0xFF
-                else:
-                    upleft = up[i - bpp] if i >= bpp else 0
-                    cur[i] = (x + _paeth(left, up[i], upleft)) & 0xFF
-            cur = np.frombuffer(bytes(cur), dtype=np.uint8)
-        else:
-            raise ImageError(f"{name}: PNG row {r} has filter type {ftype}; valid types are 0-4 "
-                             "(the file is corrupt)")
-        out[r] = cur
-        prev = out[r]
-    return out
-
-
-def _chunks(data: bytes, name: str):
-    """Yield (type, body) for each chunk after the signature, checking lengths and CRCs."""
-    pos = len(PNG_SIGNATURE)
-    while pos < len(data):
-        if pos + 8 > len(data):
-            raise ImageError(f"{name}: PNG ends inside a chunk header (file truncated?)")
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        end = pos + 8 + length
-        if end + 4 > len(data):
-            raise ImageError(f"{name}: PNG chunk {kind!r} claims {length} bytes but the file ends "
-                             "first (file truncated?)")
-        body = data[pos + 8:end]
-        (crc,) = struct.unpack(">I", data[end:end + 4])
-        if zlib.crc32(kind + body) != crc:
-            raise ImageError(f"{name}: PNG chunk {kind.decode('latin1')!r} fails its CRC check "
-                             "(the file is corrupt)")
-        yield kind, body
-        pos = end + 4
-
-
-def decode_png(data: bytes, name: str = "<png>") -> np.ndarray:
-    """Decode PNG bytes -> uint8 (H, W) for greyscale, else (H, W, C): C = 2 (grey+alpha),
-    3 (RGB) or 4 (RGBA).
-
-    Supported: bit depth 8, colour types 0/2/4/6, no interlacing, all five filter types.
-    Anything else (palette, 1/2/4/16-bit, Adam7) raises ImageError saying what to convert to.
-    """
-    if not data.startswith(PNG_SIGNATURE):
-        raise ImageError(f"{name}: not a PNG file (no PNG signature)")
-    header, idat, ended = None, [], False
-    for kind, body in _chunks(data, name):
-        if header is None and kind != b"IHDR":
-            raise ImageError(f"{name}: PNG must start with an IHDR chunk, found {kind!r}")
-        if kind == b"IHDR":
-            if len(body) != 13:
-                raise ImageError(f"{name}: PNG IHDR chunk has {len(body)} bytes, expected 13")
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            ended = True
-            break
-        elif kind == b"PLTE":
-            pass  # allowed (a suggested palette) for colour types 2 and 6; type 3 is refused below
-        elif kind[0] & 0x20 == 0:  # a lowercase first letter marks a chunk as safe to skip
-            raise ImageError(f"{name}: PNG has an unknown critical chunk {kind!r}")
-    if header is None:
-        raise ImageError(f"{name}: PNG has no IHDR chunk")
-    width, height, depth, colour, compression, filtering, interlace = header
-    if colour not in _COLOUR_TYPES:
-        what = "palette" if colour == 3 else "invalid"
-        raise ImageError(f"{name}: PNG colour type {colour} ({what}) is not supported; save it as "
-                         "8-bit greyscale, grey+alpha, RGB or RGBA")
-    if depth != 8:
-        raise ImageError(f"{name}: PNG bit depth {depth} is not supported; save it with 8 bits "
-                         "per channel")
-    if interlace != 0:
-        raise ImageError(f"{name}: interlaced (Adam7) PNG is not supported; save it without "
-                         "interlacing")
-    if compression != 0 or filtering != 0:
-        raise ImageError(f"{name}: PNG compression method {compression} / filter method "
-                         f"{filtering} is not part of the PNG standard (both must be 0)")
-    if width == 0 or height == 0 or width * height > MAX_PIXELS:
-        raise ImageError(f"{name}: PNG is {width}x{height}; expected a non-empty image of at "
-                         f"most {MAX_PIXELS} pixels")
-    if not ended:
-        raise ImageError(f"{name}: PNG has no IEND chunk (file truncated?)")
-    if not idat:
-        raise ImageError(f"{name}: PNG has no image data (IDAT chunk)")
-    channels = _COLOUR_TYPES[colour][1]
-    stride = width * channels
-    expected = height * (stride + 1)
-    inflater = zlib.decompressobj()
+def _pillow():
     try:
-        raw = inflater.decompress(b"".join(idat), expected + 1)
-    except zlib.error as e:
-        raise ImageError(f"{name}: PNG image data does not decompress ({e})") from None
-    if len(raw) != expected:
-        raise ImageError(f"{name}: PNG image data holds {len(raw)}{'+' if len(raw) > expected else ''} "
-                         f"bytes, a {width}x{height} {_COLOUR_TYPES[colour][0]} image needs {expected}")
-    pixels = _unfilter(raw, height, stride, channels, name)
-    return pixels.reshape(height, width) if channels == 1 else pixels.reshape(height, width, channels)
+        from PIL import Image
+    except ImportError:  # a dependency: only a broken install gets here
+        raise ImportError("reading images needs Pillow: pip install pillow") from None
+    return Image
 
 
-def _filter_row(ftype: int, line: np.ndarray, prev: np.ndarray, bpp: int) -> bytes:
-    """Apply one PNG filter to a row (the inverse of ``_unfilter``), returning type byte + row."""
-    x = line.astype(np.int64)
-    up = prev.astype(np.int64)
-    left = np.concatenate([np.zeros(bpp, np.int64), x[:-bpp]])
-    upleft = np.concatenate([np.zeros(bpp, np.int64), up[:-bpp]])
-    if ftype == 0:
-        pred = np.zeros_like(x)
-    elif ftype == 1:
-        pred = left
-    elif ftype == 2:
-        pred = up
-    elif ftype == 3:
-        pred = (left + up) >> 1
-    else:
-        p = left + up - upleft
-        pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - upleft)
-        pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, upleft))
-    return bytes([ftype]) + ((x - pred) % 256).astype(np.uint8).tobytes()
+# ------------------------------------------------------------------ Pillow: read and write
+# Pillow's decoders raise these for a corrupt or truncated file (SyntaxError and struct.error
+# from some header parsers, zlib.error and EOFError from truncated data)
+def _decode_errors() -> tuple:
+    import struct
+    import zlib
+    Image = _pillow()
+    return (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error, zlib.error,
+            Image.DecompressionBombError)
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+def _open_pixels(source, name: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Decode one picture with Pillow -> (grey float32 (H, W) in [0, 1], alpha (H, W) or None).
 
-
-def encode_png(image: np.ndarray, filter_type: int = 0) -> bytes:
-    """Encode an image as PNG bytes: uint8 (H, W) greyscale, (H, W, 2) grey+alpha, (H, W, 3) RGB
-    or (H, W, 4) RGBA; float arrays with values in [0, 1] are scaled to 0..255 first.
-
-    ``filter_type`` (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth) is used for every row; the
-    output is always a valid PNG, the choice only changes its size.
+    The size is checked against MAX_PIXELS from the header, before any pixel is decoded
+    (``Image.open`` is lazy). The first frame of an animation is used. 16-bit grey is scaled by
+    65535; colour becomes grey by ITU-R 601 luma (Pillow's "L").
     """
+    Image = _pillow()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(source)
+            width, height = im.size
+            if width < 1 or height < 1 or width * height > MAX_PIXELS:
+                raise ImageError(f"{name}: the image is {width}x{height}; expected a non-empty image of at most "
+                                 f"{MAX_PIXELS} pixels")
+            im.load()
+            mode = im.mode
+            alpha = None
+            if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info):
+                la = im.convert("RGBA").convert("LA") if mode in ("P", "PA", "RGBa", "La") else im.convert("LA")
+                grey = np.asarray(la.getchannel("L"), np.float32) / 255.0
+                alpha = np.asarray(la.getchannel("A"), np.float32) / 255.0
+            elif mode.startswith("I") or mode == "F":
+                raw = np.asarray(im).astype(np.float32)
+                top = 65535.0 if mode.startswith("I;16") or raw.max(initial=0) > 255 else 255.0
+                grey = np.clip(raw / top, 0.0, 1.0) if mode != "F" else np.clip(raw, 0.0, 1.0)
+            else:
+                grey = np.asarray(im.convert("L"), np.float32) / 255.0
+    except ImageError:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:  # Pillow's own, larger limit
+        raise ImageError(f"{name}: the image is too large ({e}); expected a non-empty image of at most "
+                         f"{MAX_PIXELS} pixels") from None
+    except _decode_errors() as e:
+        raise ImageError(f"{name}: not a readable image ({type(e).__name__}: {e})") from None
+    return grey, alpha
+
+
+def read_png(path: PathLike) -> np.ndarray:
+    """Read a PNG (or any picture Pillow reads) -> uint8 (H, W) grey or (H, W, C) with C = 2
+    (grey+alpha), 3 (RGB) or 4 (RGBA), as stored (palette pictures become RGB or RGBA)."""
+    Image = _pillow()
+    name = os.fspath(path)
+    refuse_special(path, "an image file", ImageError)
+    try:
+        with Image.open(path) as im:
+            if im.size[0] * im.size[1] > MAX_PIXELS:
+                raise ImageError(f"{name}: the image is {im.size[0]}x{im.size[1]}; at most {MAX_PIXELS} pixels")
+            if im.mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            elif im.mode not in ("L", "LA", "RGB", "RGBA"):
+                im = im.convert("RGBA" if "A" in im.mode else "L")
+            return np.asarray(im).copy()
+    except ImageError:
+        raise
+    except _decode_errors() as e:
+        raise ImageError(f"{name}: not a readable image ({type(e).__name__}: {e})") from None
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of ``image``: uint8 (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or
+    (H, W, 4) RGBA; float arrays with values in [0, 1] are scaled to 0..255 first."""
     image = _to_uint8(np.asarray(image), "encode_png")
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[2] not in _CHANNELS_TO_COLOUR or 0 in image.shape:
+    if not (image.ndim == 2 or image.ndim == 3 and image.shape[2] in (2, 3, 4)) or 0 in image.shape:
         raise ValueError(f"encode_png: expected a non-empty (H, W) or (H, W, C) image with C in "
-                         f"{{1, 2, 3, 4}}, got shape {image.shape}")
-    if filter_type not in range(5):
-        raise ValueError(f"encode_png: filter_type must be 0-4, got {filter_type!r}")
-    height, width, channels = image.shape
-    rows = image.reshape(height, width * channels)
-    prev = np.zeros(width * channels, dtype=np.uint8)
-    raw = []
-    for line in rows:
-        raw.append(_filter_row(filter_type, line, prev, channels))
-        prev = line
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, _CHANNELS_TO_COLOUR[channels], 0, 0, 0)
-    return (PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"".join(raw), 9))
-            + _chunk(b"IEND", b""))
+                         f"{{2, 3, 4}}, got shape {image.shape}")
+    buf = io.BytesIO()
+    _pillow().fromarray(np.ascontiguousarray(image)).save(buf, "PNG")  # L, LA, RGB or RGBA by the shape
+    return buf.getvalue()
+
+
+def write_png(path: PathLike, image: np.ndarray) -> None:
+    """Write ``image`` (see ``encode_png`` for shapes and dtypes) to ``path`` as a PNG file,
+    atomically (``files.atomic_file``)."""
+    data = encode_png(image)
+    with atomic_file(path, "wb", suffix=".png") as f:
+        f.write(data)
 
 
 def _to_uint8(image: np.ndarray, who: str) -> np.ndarray:
@@ -236,18 +147,6 @@ def _to_uint8(image: np.ndarray, who: str) -> np.ndarray:
         return np.rint(image * 255.0).astype(np.uint8)
     raise ValueError(f"{who}: expected a numeric image array, got dtype {image.dtype}")
 
-
-def write_png(path: PathLike, image: np.ndarray, filter_type: int = 0) -> None:
-    """Write ``image`` (see ``encode_png`` for shapes and dtypes) to ``path`` as a PNG file."""
-    data = encode_png(image, filter_type)
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def read_png(path: PathLike) -> np.ndarray:
-    """Read a PNG file -> uint8 (H, W) or (H, W, C); see ``decode_png`` for what is supported."""
-    with open(path, "rb") as f:
-        return decode_png(f.read(), os.fspath(path))
 
 
 # ------------------------------------------------------------------ PGM
@@ -329,21 +228,6 @@ def write_pgm(path: PathLike, image: np.ndarray) -> None:
         f.write(b"P5\n%d %d\n255\n" % (image.shape[1], image.shape[0]) + image.tobytes())
 
 
-# ------------------------------------------------------------------ any format -> a digit
-def to_grey(image: np.ndarray) -> np.ndarray:
-    """uint8 (H, W[, C]) -> float32 (H, W) in [0, 1].
-
-    RGB uses the ITU-R BT.601 luma weights (0.299, 0.587, 0.114); an alpha channel is
-    composited onto BLACK, so a transparent background reads as MNIST's background.
-    """
-    x = image.astype(np.float32) / 255.0
-    if x.ndim == 2:
-        return x
-    colour, alpha = (x[..., :-1], x[..., -1]) if x.shape[2] in (2, 4) else (x, None)
-    grey = colour[..., 0] if colour.shape[2] == 1 else colour @ np.array([0.299, 0.587, 0.114], np.float32)
-    return grey if alpha is None else grey * alpha
-
-
 def _npy_digit(path: PathLike, name: str) -> np.ndarray:
     # Memory-mapped: the header's shape is checked against the file's size before anything is
     # read, so a header claiming 10**12 pixels allocates nothing. A garbled header can make
@@ -369,56 +253,52 @@ def _npy_digit(path: PathLike, name: str) -> np.ndarray:
     return arr.astype(np.float32).reshape(DIGIT_SHAPE) / 255.0
 
 
-def _declared_size(head: bytes, name: str) -> Optional[Tuple[int, int]]:
-    """(width, height) as a PNG's IHDR or a PGM's header states it, from the file's first
-    bytes, before anything is decoded; None if the header is not (all) there."""
-    if head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR" and len(head) >= 24:
-        width, height = struct.unpack(">II", head[16:24])
-        return width, height
-    if head[:2] in (b"P5", b"P2"):
-        try:
-            tokens, end = _pgm_tokens(head, 2, name)
-            # a token that runs to the end of ``head`` may go on in the file: not known yet
-            return (int(tokens[0]), int(tokens[1])) if end <= len(head) else None
-        except (ImageError, ValueError):
-            return None
-    return None
-
-
-def read_image(path: PathLike, size: Optional[Tuple[int, int]] = None) -> np.ndarray:
-    """Read a PNG, PGM or .npy file (told apart by content, not name) -> float32 (H, W) in [0, 1].
-
-    PNG and PGM pixels 0..255 map to [0, 1] (colour becomes grey, see ``to_grey``). A ``.npy``
-    array must have shape (28, 28) or (784,) with integers in 0..255 or floats in [0, 1].
-    ``size`` (width, height): refuse a PNG or PGM whose header states another size, before
-    decoding anything. Raises ImageError for anything else, OSError if the file cannot be opened.
-    """
+# ------------------------------------------------------------------ any format -> a digit
+def _read(path: PathLike) -> Tuple[np.ndarray, bool]:
+    """(the picture as ``read_image`` gives it, whether it was a .npy network input)."""
     name = os.fspath(path)
     refuse_special(path, "an image file", ImageError)
     with open(path, "rb") as f:
-        head = f.read(_HEAD)
-    declared = _declared_size(head, name)
-    if size is not None and declared is not None and declared != tuple(size):
-        raise ImageError(f"{name}: image is {declared[0]}x{declared[1]}; expected {size[0]}x{size[1]} "
-                         "like MNIST (resize and centre the digit first)")
-    if head.startswith(NPY_MAGIC):
-        return _npy_digit(path, name)
-    if head.startswith(PNG_SIGNATURE):
-        return to_grey(read_png(path))
-    if head[:2] in (b"P5", b"P2"):
-        return read_pgm(path).astype(np.float32) / 255.0
-    raise ImageError(f"{name}: not a PNG, PGM (P2/P5) or .npy file (starts with {head[:8]!r})")
+        head = f.read(8)
+        if head.startswith(NPY_MAGIC):
+            return _npy_digit(path, name), True
+        if head[:2] in (b"P5", b"P2"):
+            return read_pgm(path).astype(np.float32) / 255.0, False
+        f.seek(0)
+        grey, alpha = _open_pixels(f, name)
+    return composite(grey, alpha), False
 
 
-def load_digit(path: PathLike, invert: bool = False) -> np.ndarray:
-    """One digit image as the network's input: float32 (784,) in [0, 1], white on black.
+def read_image(path: PathLike) -> np.ndarray:
+    """Read a picture (told apart by content, not name) -> float32 (H, W) in [0, 1], as seen on
+    screen: transparency flattened onto the background its ink needs (``prepare.composite``).
 
-    ``path``: a 28x28 PNG or PGM, or a .npy of shape (28, 28) or (784,) (see ``read_image``).
-    ``invert=True`` maps x -> 1 - x, for dark digits on a light background.
+    Formats: whatever Pillow reads (PNG, JPEG, BMP, GIF, TIFF, WebP, ...), PGM (P2/P5), and
+    ``.npy`` arrays of shape (28, 28) or (784,) with integers in 0..255 or floats in [0, 1].
+    Raises ImageError for anything else, OSError if the file cannot be opened.
     """
-    image = read_image(path, size=(DIGIT_SHAPE[1], DIGIT_SHAPE[0]))
-    if image.shape != DIGIT_SHAPE:
-        raise ImageError(f"{os.fspath(path)}: image is {image.shape[1]}x{image.shape[0]}; expected "
-                         "28x28 like MNIST (resize and centre the digit first)")
-    x = image.reshape(784)
-    return 1.0 - x if invert else x
+    return _read(path)[0]
+
+
+def load_digit(path: PathLike, invert: bool = False, background: str = "auto") -> np.ndarray:
+    """One digit picture as the network's input: float32 (784,) in [0, 1], white on black.
+
+    Any picture (see ``read_image``) is prepared the way MNIST was made (``prepare.prepare``):
+    ``background`` "auto" tells a light background from a dark one by the picture's border,
+    "light" means dark ink on light paper, "dark" light ink on a dark ground; ``invert=True``
+    is "light" (the old switch). A ``.npy`` array is already a network input: it is used as it
+    is (``invert`` and "light" give 1 - x). Raises ImageError naming the file, also when the
+    picture shows no digit (blank or nearly so).
+    """
+    if background not in BACKGROUNDS:
+        raise ValueError(f"load_digit: background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
+    if invert:
+        background = "light"
+    image, is_input = _read(path)
+    if is_input:
+        x = image.reshape(784)
+        return 1.0 - x if background == "light" else x
+    try:
+        return prepare(image, background).reshape(784)
+    except BlankImage as e:
+        raise ImageError(f"{os.fspath(path)}: {e}") from None

@@ -38,8 +38,8 @@ MAX_PICKLE_FRAME = 1 * MiB
 MAX_PICKLE_NESTING = 8
 
 # ------------------------------------------------------------------ images and figures
-# Pixels of a PNG or PGM that is decoded at all; `predict` also checks the 28x28 size from
-# the header, before decoding anything.
+# Pixels of a picture that is decoded at all, checked from its header before decoding (Pillow's
+# Image.open reads only the header; `digits` checks the size before load()).
 MAX_IMAGE_PIXELS = 1 << 24
 # Panels in one figure: `show` draws at most this many hidden units (an even sample of a
 # wider layer, and says so) or misclassified digits (-n).

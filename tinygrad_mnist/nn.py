@@ -14,17 +14,18 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
+from collections import OrderedDict
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
 from . import ops
 from .errors import ShapeError, fmt_shape
-from .tensor import DEFAULT_DTYPE, Tensor, no_grad
+from .tensor import DEFAULT_DTYPE, Tensor, no_grad, updatable
 
 __all__ = ["Module", "Linear", "Sigmoid", "Tanh", "ReLU", "Softmax", "Sequential", "MLP", "Conv2d",
            "MaxPool2d", "AvgPool2d", "Flatten", "Unflatten", "Dropout", "INITS", "ACTIVATIONS", "LAYERS",
-           "build", "training_mode", "predict_proba"]
+           "LoadedKeys", "build", "training_mode", "predict_proba"]
 
 RngLike = Union[None, int, np.random.Generator]
 
@@ -140,6 +141,64 @@ class Module:
         """``train(False)``: Dropout becomes the identity. Returns self."""
         return self.train(False)
 
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Every parameter under PyTorch's key name, in ``parameters()`` order: a Sequential's
+        (and an MLP's) layers by their index, ``0.weight``, ``0.bias``, ``2.weight``, ... as in
+        ``torch.nn.Sequential``; other sub-modules by attribute name (a list of modules as a
+        ``ModuleList``: ``blocks.0.weight``). Values are in PyTorch's layouts (Linear: weight
+        (n_out, n_in), bias (n_out,)), so a ``torch.nn.Sequential`` of the same layers loads them
+        as they are (``interop.to_torch`` does). Unlike PyTorch's, the arrays are copies."""
+        return OrderedDict((name, np.array(p.data)) for name, p in self._state_items(""))
+
+    def _state_items(self, prefix: str) -> Iterator[Tuple[str, Tensor]]:
+        for attr, value in vars(self).items():
+            if isinstance(value, Tensor) and value.requires_grad:
+                yield prefix + attr, value
+            elif isinstance(value, Module):
+                yield from value._state_items(f"{prefix}{attr}.")
+            elif isinstance(value, (list, tuple)):
+                # torch.nn.Sequential names its layers "0", "1", ...; a list elsewhere is a ModuleList
+                base = prefix if isinstance(self, Sequential) and attr == "layers" else f"{prefix}{attr}."
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield from item._state_items(f"{base}{i}.")
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> "LoadedKeys":
+        """Copy the values of ``state_dict`` (key -> array, as ``state_dict()`` or PyTorch's
+        ``module.state_dict()`` gives it: NumPy arrays, torch tensors, anything array-like) into
+        this module's parameters, in place, converted to each parameter's dtype.
+
+        ``strict`` (PyTorch's meaning): the keys must be exactly ``state_dict()``'s, else
+        ValueError lists the missing and unexpected ones; with ``strict=False`` the keys that
+        match are loaded. A shape that differs is a ValueError either way, and nothing is
+        written unless everything fits. Returns ``LoadedKeys(missing_keys, unexpected_keys)``.
+        """
+        own = OrderedDict(self._state_items(""))
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            parts = [f"{what} key(s) in state_dict: {', '.join(map(repr, keys))}"
+                     for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+            raise ValueError(f"load_state_dict: {type(self).__name__}: {'; '.join(parts)} "
+                             f"(this model's keys: {', '.join(own) or 'none'})")
+        values = {}
+        for key, param in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if hasattr(value, "detach"):  # a torch tensor: leave its graph and device
+                value = value.detach().cpu().numpy()
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict: {key!r}: expected numbers, got dtype {arr.dtype}")
+            if arr.shape != param.shape:
+                raise ValueError(f"load_state_dict: {key!r}: the state_dict holds shape {fmt_shape(arr.shape)}, "
+                                 f"the model's parameter has {fmt_shape(param.shape)}")
+            values[key] = arr
+        for key, arr in values.items():
+            updatable(own[key])[...] = arr  # an in-place write, counted (see Tensor's in-place rule)
+        return LoadedKeys(missing, unexpected)
+
     def parameters(self) -> List[Tensor]:
         """Every parameter tensor, in a fixed order (what an optimizer takes)."""
         return [p for _, p in self.named_parameters()]
@@ -176,6 +235,12 @@ class Module:
         unknown. ``load`` uses it to refuse files whose architecture claims far more numbers
         than they hold before allocating anything; layers without parameters return 0."""
         return None
+
+
+class LoadedKeys(NamedTuple):
+    """What ``Module.load_state_dict`` returns (PyTorch's ``_IncompatibleKeys``)."""
+    missing_keys: List[str]
+    unexpected_keys: List[str]
 
 
 class Linear(Module):

@@ -323,6 +323,42 @@ class Tensor:
             raise ValueError(f"item: only a one-element tensor has an item, this one has shape {_fmt(self.shape)}")
         return self.data.item()
 
+    def __float__(self) -> float:
+        """``float(t)`` of a one-element tensor (e.g. a loss), as in PyTorch."""
+        return float(self._scalar("float"))
+
+    def __int__(self) -> int:
+        """``int(t)`` of a one-element tensor, truncated toward zero like ``int(2.7)``."""
+        return int(self._scalar("int"))
+
+    def __bool__(self) -> bool:
+        """``if t:`` for a one-element tensor; more elements are ambiguous (use ``.any()`` or
+        ``.all()`` on ``t.data``), as in PyTorch."""
+        if self.data.size != 1:
+            raise ValueError(f"bool: the truth value of a tensor of shape {_fmt(self.shape)} is ambiguous; "
+                             f"only a one-element tensor has one (use (t > 0).data.any() or .all())")
+        return bool(self.data.item())
+
+    def _scalar(self, what: str):
+        if self.data.size != 1:
+            raise ValueError(f"{what}: only a one-element tensor converts to a Python number, this one has "
+                             f"shape {_fmt(self.shape)}")
+        return self.data.item()
+
+    # Comparisons give bool tensors that record nothing (no gradient flows through them), as in
+    # PyTorch: ``(t > 0).data.mean()``, ``t[t.data > 0]``. ``==`` compares values too, so hashing
+    # stays by identity (graphs keep tensors in dicts and sets).
+    def _compare(self, other, fn) -> "Tensor":
+        return Tensor(fn(self.data, other.data if isinstance(other, Tensor) else other))
+
+    def __lt__(self, other): return self._compare(other, np.less)
+    def __le__(self, other): return self._compare(other, np.less_equal)
+    def __gt__(self, other): return self._compare(other, np.greater)
+    def __ge__(self, other): return self._compare(other, np.greater_equal)
+    def __eq__(self, other): return self._compare(other, np.equal)  # type: ignore[override]
+    def __ne__(self, other): return self._compare(other, np.not_equal)  # type: ignore[override]
+    __hash__ = object.__hash__
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -338,6 +374,23 @@ class Tensor:
         if self.requires_grad and self.is_leaf:
             extra.append("requires_grad=True")
         return f"Tensor({body}, {', '.join(extra)})"
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows for a tensor: shape, dtype, the op that made it, its gradient's
+        state, and the values, abridged as ``repr`` abridges them."""
+        import html
+        facts = [f"<b>Tensor</b> {_fmt(self.shape)} {self.dtype}"]
+        if self.name:
+            facts.append(f"name <code>{html.escape(self.name)}</code>")
+        if self.node is not None:
+            facts.append(f"made by <code>{html.escape(self.node.name)}</code>")
+        elif self.requires_grad:
+            facts.append("parameter (requires grad)")
+        if self.grad is not None:
+            facts.append(f"grad {_fmt(self.grad.shape)}, |grad| max {float(np.abs(self.grad).max(initial=0)):.3g}")
+        body = np.array2string(self.data, precision=4, threshold=60, edgeitems=3, separator=", ")
+        return (f"<div>{' &middot; '.join(facts)}"
+                f"<pre style=\"margin:0.3em 0\">{html.escape(body)}</pre></div>")
 
     # ------------------------------------------------------------ constructors
     @staticmethod
@@ -365,9 +418,29 @@ class Tensor:
     def __rmatmul__(self, other): return Tensor.apply(ops.matmul, other, self)
 
     def __pow__(self, p):
-        if isinstance(p, Tensor):
-            raise TypeError("**: only a scalar exponent is supported (t ** 2, t ** -1.0)")
+        """``t ** 2`` (a scalar exponent: ``ops.power``) or ``t ** e`` (a Tensor or array
+        exponent, which gets a gradient too: ``ops.pow``)."""
+        if isinstance(p, (Tensor, np.ndarray)):
+            return Tensor.apply(ops.pow, self, p)
         return Tensor.apply(ops.power, self, p=p)
+
+    def __rpow__(self, base):
+        """``2 ** t``: a number or array raised to this tensor (``ops.pow``)."""
+        return Tensor.apply(ops.pow, base, self)
+
+    def pow(self, p) -> "Tensor":
+        """self ** p, p a number or a Tensor (PyTorch's ``t.pow``)."""
+        return self ** p
+
+    def __abs__(self): return Tensor.apply(ops.abs, self)
+
+    def abs(self) -> "Tensor":
+        """|self|, elementwise; the gradient at 0 is 0 (PyTorch's choice)."""
+        return Tensor.apply(ops.abs, self)
+
+    def sqrt(self) -> "Tensor":
+        """The square root, elementwise."""
+        return Tensor.apply(ops.sqrt, self)
 
     def matmul(self, other) -> "Tensor":
         """self @ other (see ``ops.matmul`` for shapes)."""

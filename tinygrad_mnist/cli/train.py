@@ -17,7 +17,7 @@ import numpy as np
 
 from ..arch import PRESETS, ArchError, build_arch, parse_arch
 from ..data import download, load_dataset, load_path
-from ..digits import load_digit
+from ..digits import load_digit, write_png
 from ..errors import AnomalyError, ModelFileError, ShapeError, TrainingDiverged
 from ..figures import check_format, plot_history, require_matplotlib
 from ..limits import DOWNLOAD_DEADLINE
@@ -25,7 +25,8 @@ from ..nn import INITS, MLP, Linear, Module, Sequential, Unflatten, predict_prob
 from ..optim import SGD, Adam
 from ..serialize import load, save
 from ..tensor import detect_anomaly, no_grad
-from ..train import confusion_matrix, fit, predict, save_history
+from ..threads import limit, resolve as resolve_threads
+from ..train import EVAL_BATCH, confusion_matrix, fit, predict, save_history
 from .args import (DEFAULT_SIZES, HIDDEN_ACTIVATIONS, MAX_ACTIVATIONS, MAX_PARAMETERS, MLP_LOSSES, PROG, UsageError,
                    check_output, check_sizes, decay_factor, fraction, non_negative_float, non_negative_int,
                    positive_float, positive_int)
@@ -58,6 +59,9 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", metavar="N", type=positive_int, default=None,
                    help="use only the first N training and N test images (quick runs); only "
                         "those are read")
+    p.add_argument("--threads", metavar="N", type=positive_int, default=None,
+                   help="BLAS threads for the matrix products (default: the policy of "
+                        "tinygrad_mnist.threads: 1 for an MLP, whose products are too small to share)")
 
 
 def add_commands(sub) -> None:
@@ -120,24 +124,31 @@ def add_commands(sub) -> None:
                         "first one, naming the op; exit status 1")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", usage="%(prog)s MODEL.npz [--dataset NAME | --data PATH] [--limit N]",
+    e = sub.add_parser("evaluate", usage="%(prog)s MODEL.npz [--dataset NAME | --data PATH] [--limit N] [--threads N]",
                        help="accuracy and confusion matrix of a saved model",
                        description="Evaluate a model saved by `train --save` on a test set.")
     e.add_argument("model", metavar="MODEL.npz", type=str, help="a model written by train --save")
     _add_data_options(e)
     e.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", usage="%(prog)s MODEL.npz FILE... [--invert]",
+    p = sub.add_parser("predict", usage="%(prog)s MODEL.npz FILE... [--background auto|light|dark] "
+                                        "[--show-input INPUT.png]",
                        help="classify digit images with a saved model",
                        description="Print the predicted digit and the class probabilities for each "
-                                   "image: a 28x28 greyscale PNG or PGM, or a .npy array of shape "
-                                   "(28, 28) or (784,). Pixels are scaled to [0, 1]. MNIST digits "
-                                   "are WHITE on a BLACK background: use --invert for dark ink on "
-                                   "white paper.")
+                                   "picture of one digit: a drawing, a scan or a photo of any size "
+                                   "(PNG, JPEG, BMP, GIF, TIFF, WebP, PGM; grey, colour or with "
+                                   "transparency), prepared the way MNIST was made: white ink on "
+                                   "black, cropped, scaled to fit 20x20 and centred by its centre of "
+                                   "mass in 28x28. A .npy array of shape (28, 28) or (784,) is taken "
+                                   "as a network input, unchanged.")
     p.add_argument("model", metavar="MODEL.npz", type=str, help="a model written by train --save")
-    p.add_argument("files", metavar="FILE", type=str, nargs="+", help="PNG, PGM or .npy images")
-    p.add_argument("--invert", action="store_true",
-                   help="use 1 - pixel: for dark digits on a light background")
+    p.add_argument("files", metavar="FILE", type=str, nargs="+", help="pictures of digits, or .npy inputs")
+    p.add_argument("--background", choices=("auto", "light", "dark"), type=str, default="auto",
+                   help="the paper behind the ink: light (dark ink on white), dark (light ink, as "
+                        "MNIST) or auto: told from the picture's border (default: auto)")
+    p.add_argument("--invert", action="store_true", help="the same as --background light")
+    p.add_argument("--show-input", metavar="INPUT.png", type=str, default=None,
+                   help="write the 28x28 input the network saw (several files: side by side, in order)")
     p.set_defaults(func=cmd_predict)
 
     d = sub.add_parser("download", usage="%(prog)s [--dataset NAME] [--cache-dir DIR]",
@@ -275,10 +286,12 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         opt = SGD(model.parameters(), lr=lr, momentum=args.momentum, weight_decay=args.weight_decay)
     else:
         opt = Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
+    threads = resolve_threads(args.threads, model, max(args.batch_size, EVAL_BATCH))  # fit's own choice
     if not args.quiet:
         decay = f" x{args.lr_decay:g} per epoch" if args.lr_decay != 1.0 else ""
         print(f"model: {model}, {args.loss} loss, {args.optimizer} lr {lr:g}{decay}, batch {args.batch_size}, "
-              f"{args.epochs} epochs, {len(X_train)} training / {len(X_test)} test images", file=out)
+              f"{args.epochs} epochs, {len(X_train)} training / {len(X_test)} test images, "
+              f"{threads} BLAS thread{'s' * (threads != 1)}", file=out)
     bar = _ProgressBar(err) if not args.quiet and _is_tty(err) and _is_tty(out) else None
     title = f"{args.arch or model} on {data.name}"
     # (weights, history) as of the last completed epoch: what Ctrl-C writes. A mid-epoch
@@ -290,7 +303,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if bar is not None:
                 bar.update(ev)
             return
-        record = {k: ev[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")}
+        record = {k: ev[k] for k in ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "diverged")}
         snapshot = {"weights": [p.data.copy() for p in model.parameters()],
                     "history": done["history"] + [record]}
         done.update(snapshot)  # one step, before the epoch line announces it
@@ -299,6 +312,11 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not args.quiet:
             print(_epoch_line(ev, len(X_test)), file=out, flush=True)
         opt.lr *= args.lr_decay  # the next epoch's rate
+        if ev["warning"] and not done.get("warned"):  # once: the first diverged epoch says it
+            done["warned"] = True
+            advice = f": {_divergence_advice(args, lr)}" if ev["loss_grew"] else ""
+            print(f"{PROG} train: warning: epoch {ev['epoch']}: {ev['warning']}{advice}; or rerun with "
+                  f"--detect-anomaly to stop at the first op that gives NaN or Inf", file=err, flush=True)
 
     start = time.perf_counter()
     # NumPy's overflow warnings would add lines to stderr; divergence is reported by fit
@@ -309,7 +327,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), checks:
             history = fit(model, X_train, y_train, X_test, y_test, loss=args.loss, optimizer=opt,
                           epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                          callback=report)
+                          callback=report, threads=threads)
         if bar is not None:
             bar.clear()
         with shielded():  # a signal now waits until the results are on disk
@@ -432,7 +450,7 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if len(X) == 0:
         raise UsageError(f"{data.source or data.name}: holds no test images to evaluate on")
     _check_model_fits(n_in, n_out, X, [y], args.model)
-    pred = predict(model, X)
+    pred = predict(model, X, threads=args.threads)
     cm = confusion_matrix(y, pred, n_classes=n_out)
     correct = int(np.trace(cm))
     print(f"accuracy {100 * correct / len(y):.2f}% ({correct} / {len(y)} {data.name} test images)", file=out)
@@ -447,12 +465,16 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    check_output("--show-input", args.show_input)
     model = load(args.model)
     n_in, _ = _model_sizes(model, args.model)
     if n_in != 784:
         raise UsageError(f"{args.model}: the model takes {n_in} inputs; a 28x28 image has 784")
-    X = np.stack([load_digit(f, invert=args.invert) for f in args.files])
-    probs = predict_proba(model, X)
+    X = np.stack([load_digit(f, invert=args.invert, background=args.background) for f in args.files])
+    if args.show_input:
+        write_png(args.show_input, np.concatenate(list(X.reshape(-1, 28, 28)), axis=1))
+    with limit(resolve_threads(None, model, len(X))):
+        probs = predict_proba(model, X)
     for name, p in zip(args.files, probs):
         k = int(p.argmax())
         print(f"{name}: {k} ({100 * p[k]:.1f}%)  " + " ".join(f"{j}:{q:.3f}" for j, q in enumerate(p)),

@@ -29,13 +29,14 @@ One file per family: ``elementwise``, ``reduce`` (and the softmax family), ``lin
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .elementwise import (add, astype, broadcast_message, div, exp, log, mul, neg, power, relu, sigmoid,
                           sub, summed_axes, tanh, unbroadcast)
+from .elementwise import abs, pow, sqrt  # noqa: A004 - NumPy's names, on purpose
 from .linalg import linear, matmul
 from .losses import binary_cross_entropy, mse, quadratic_cost, softmax_cross_entropy
 from .reduce import log_softmax, max, softmax, sum  # noqa: A004 - NumPy's names, on purpose
 from .shape import getitem, reshape, transpose
 
 # The differentiable primitives, in the order the API reference lists them.
-PRIMITIVES = (add, sub, mul, div, neg, power, exp, log, sigmoid, tanh, relu, astype, sum, max,
+PRIMITIVES = (add, sub, mul, div, pow, neg, power, abs, sqrt, exp, log, sigmoid, tanh, relu, astype, sum, max,
               matmul, linear, reshape, transpose, getitem, softmax, log_softmax,
               softmax_cross_entropy, quadratic_cost, mse, binary_cross_entropy, conv2d, max_pool2d,
               avg_pool2d)

@@ -1,5 +1,5 @@
-"""Elementwise primitives: add, sub, mul, div (broadcasting), neg, power, exp, log, sigmoid, tanh,
-relu, astype; and ``unbroadcast``, the one helper that sums a broadcast gradient back to an
+"""Elementwise primitives: add, sub, mul, div, pow (broadcasting), neg, power, abs, sqrt, exp, log,
+sigmoid, tanh, relu, astype; and ``unbroadcast``, the one helper that sums a broadcast gradient back to an
 input's shape. Leaves out: reductions, matrix products, losses (their own files).
 """
 from __future__ import annotations
@@ -100,6 +100,41 @@ def power(x, p: float):
         return x ** p, (lambda g: np.zeros_like(x),)
     return x ** p, (lambda g: g * p * x ** (p - 1),)
 power.formulas = ("{g} * p {x.name}^(p-1)",)
+
+
+def pow(x, p):  # noqa: A001 - NumPy's name (np.pow), on purpose
+    """y = x ** p elementwise, the exponent an array too (broadcasting): ``t ** e``, ``2 ** t``.
+
+    dL/dx = g * p * x**(p-1), dL/dp = g * y * ln x. As in PyTorch, dL/dx is 0 where p == 0
+    (not 0 * x**-1 = nan at x = 0) and dL/dp is 0 where x == 0 and p >= 0 (not 0 * ln 0);
+    a negative x has no real ln, so its dL/dp is NaN (as is y for a fractional p).
+    """
+    y = x ** p
+
+    def vjp_x(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = g * p * x ** (p - 1)
+        return np.where(p == 0, 0, d)
+
+    def vjp_p(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = g * y * np.log(x)
+        return np.where((x == 0) & (p >= 0), 0, d)
+    return y, (vjp_x, vjp_p)
+pow.formulas = ("{g} * {p.name} {x.name}^({p.name}-1)", "{g} * {y.name} * ln {x.name}")
+
+
+def abs(x):  # noqa: A001 - NumPy's name, on purpose
+    """y = |x|. dL/dx = g * sign(x): the subgradient 0 at x = 0, PyTorch's choice."""
+    return np.abs(x), (lambda g: g * np.sign(x),)
+abs.formulas = ("{g} * sign({x.name}) {x.shape}",)
+
+
+def sqrt(x):
+    """y = sqrt(x). dL/dx = g / (2 y): infinite at x = 0, as in PyTorch."""
+    y = np.sqrt(x)
+    return y, (lambda g: g / (2 * y),)
+sqrt.formulas = ("{g} / (2 sqrt({x.name})) {x.shape}",)
 
 
 def exp(x):

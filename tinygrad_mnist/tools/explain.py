@@ -169,6 +169,31 @@ class Ledger:
 
     __str__ = render
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the header, then one table row per op and per VJP line, the
+        check against ``manual`` in green (agrees) or red (DIFFERS)."""
+        import html
+        esc = html.escape
+        rows = []
+        for r in self.rows:
+            note = f" <i>{esc(r.note)}</i>" if r.note else ""
+            rows.append(f'<tr style="background:#f3f3f3"><td>[{r.index}]</td><td colspan="2"><code>{esc(r.text)}'
+                        f"</code> &nbsp; incoming <code>{esc(r.grad)}</code>{note}</td></tr>")
+            for step in r.steps:
+                check = ""
+                if step.max_abs_diff is not None:
+                    colour, word = ("#1a7f37", "agrees") if step.agrees else ("#cf222e", "DIFFERS")
+                    check = (f'<span style="color:{colour}">manual: max|diff| {step.max_abs_diff:.1e} '
+                             f"{word}</span>")
+                tag = f"<b>{esc(step.tag)}</b> " if step.tag else ""
+                rows.append(f"<tr><td></td><td><code>{esc(step.text)}</code></td><td>{tag}{check}</td></tr>")
+        header = esc("\n".join(self.header))
+        return (f'<div><pre style="margin:0 0 0.5em 0">{header}</pre>'
+                f'<table style="font-size:90%;text-align:left">{"".join(rows)}</table></div>')
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython's text view: the ledger itself
+        printer.text(self.render())
+
 
 def _templates(fn: Optional[Callable], columns: bool) -> Tuple[Optional[tuple], bool]:
     """(templates or None, whether they are row templates used in column form)."""

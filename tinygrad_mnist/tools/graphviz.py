@@ -1,5 +1,6 @@
 """Draw a tensor's recorded graph: Graphviz DOT text (``to_dot``), an indented tree for the
-terminal (``to_text``), and ``render`` to run Graphviz's ``dot`` program when it is installed.
+terminal (``to_text``), ``render`` to run Graphviz's ``dot`` program when it is installed, and
+``graph``, both in one object that Jupyter shows as a drawing (or as the tree without ``dot``).
 
 Ops are nodes; edges carry the forward shape and the gradient's shape (with the sum that
 undoes broadcasting when there is one). No Python dependency; leaves out the ledger's formulas
@@ -138,6 +139,38 @@ def to_text(tensor: Tensor, names=None, model: Optional[Module] = None) -> str:
             children.append((child, prefix + indent, prefix + branch, grads.get((t, i), "")))
         stack.extend(reversed(children))
     return "\n".join(lines) + "\n"
+
+
+class Graph:
+    """A tensor's graph as ``graph`` returns it: ``.dot`` (DOT text), ``.text`` (the tree).
+    In Jupyter it shows as an SVG drawing when Graphviz's ``dot`` is installed, else as the
+    tree, which is also its ``repr``; ``.save(path)`` writes it (see ``render``)."""
+
+    def __init__(self, dot: str, text: str):
+        self.dot, self.text = dot, text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def svg(self) -> Optional[str]:
+        """The drawing as SVG text, None when ``dot`` is not installed or fails."""
+        dot = shutil.which("dot")
+        if dot is None:
+            return None
+        done = subprocess.run([dot, "-Tsvg"], input=self.dot.encode("utf-8"), capture_output=True, check=False)
+        return done.stdout.decode("utf-8") if done.returncode == 0 else None
+
+    def _repr_svg_(self) -> Optional[str]:
+        return self.svg()  # None: Jupyter falls back to the text
+
+    def save(self, path: Union[str, os.PathLike]) -> str:
+        """``render`` this graph to ``path``; returns what was written."""
+        return render(self.dot, path)
+
+
+def graph(tensor: Tensor, names=None, model: Optional[Module] = None, title: Optional[str] = None) -> Graph:
+    """``tensor``'s graph (arguments as ``to_dot``), to display in a notebook or save."""
+    return Graph(to_dot(tensor, names=names, model=model, title=title), to_text(tensor, names=names, model=model))
 
 
 def render(dot_text: str, path: Union[str, os.PathLike]) -> str:
