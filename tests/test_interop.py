@@ -126,10 +126,12 @@ def test_load_state_dict_takes_torch_tensors_and_checks_keys_and_shapes():
 
 
 def test_layers_without_a_counterpart_are_named():
-    tmodel = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.Flatten())
-    with pytest.raises(TypeError, match=r"layer 0 \(Conv2d.*a torch.nn.Conv2d\) has no tinygrad_mnist equivalent; "
-                                        r"these convert: Sequential, Linear"):
+    tmodel = torch.nn.Sequential(torch.nn.BatchNorm1d(3), torch.nn.ReLU())
+    with pytest.raises(TypeError, match=r"layer 0 \(BatchNorm1d.*a torch.nn.BatchNorm1d\) has no tinygrad_mnist "
+                                        r"equivalent; these convert: Sequential, Linear"):
         from_torch(tmodel)
+    with pytest.raises(TypeError, match="dilation"):
+        from_torch(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, dilation=2)))
     with pytest.raises(TypeError, match="has no bias"):
         from_torch(torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False)))
     with pytest.raises(TypeError, match="dim 0"):
@@ -148,3 +150,22 @@ def test_softmax_output_converts_both_ways():
     tmodel = to_torch(model)
     assert isinstance(tmodel[3], torch.nn.Softmax) and tmodel[3].dim == -1
     assert isinstance(from_torch(tmodel).layers[3], Softmax)
+
+
+def test_a_conv_net_converts_with_the_same_outputs_and_gradients_both_ways(batch):
+    """LeNet-style layers (Unflatten, Conv2d with padding and stride, both poolings, Flatten,
+    Dropout in eval mode) give PyTorch's outputs and gradients, and come back unchanged."""
+    from tinygrad_mnist.nn import AvgPool2d, Conv2d, Dropout, Flatten, MaxPool2d, Unflatten
+    X, y = batch
+    model = Sequential(Unflatten(1, (1, 28, 28)), Conv2d(1, 4, 5, padding=2, rng=0), ReLU(), MaxPool2d(2),
+                       Conv2d(4, 6, 3, stride=2, rng=1), ReLU(), AvgPool2d(2), Flatten(), Dropout(0.5, rng=0),
+                       Linear(6 * 3 * 3, 10, rng=2)).eval()
+    out, mine, tout, theirs = engine_and_torch_grads(model, X[:16], y[:16], "cross-entropy")
+    np.testing.assert_allclose(tout, out, **TOL)
+    assert list(theirs) == list(mine)
+    for key in mine:
+        np.testing.assert_allclose(theirs[key], mine[key], **TOL, err_msg=key)
+    back = from_torch(to_torch(model)).eval()
+    assert repr(back) == repr(model)
+    np.testing.assert_array_equal(back(X[:4]).data, model(X[:4]).data)
+
