@@ -10,7 +10,7 @@ import os
 import sys
 from dataclasses import dataclass
 from heapq import heappop, heappush
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 

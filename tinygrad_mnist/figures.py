@@ -19,7 +19,7 @@ import numpy as np
 
 from .files import atomic_file
 from .limits import MAX_FIGURE_PANELS
-from .nn import Conv2d, Linear, Module, Sequential
+from .nn import Conv2d, Linear, Module
 from .train import predict
 
 PathLike = Union[str, os.PathLike]

@@ -5,11 +5,14 @@ Leaves out: hypothesis-driven shape search (the test suite's ``strategies``).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .errors import GradcheckError
+
+if TYPE_CHECKING:  # for the annotation only; the function imports it when called
+    from .tensor import Tensor
 
 
 def gradcheck(fn: Callable[..., Tensor], *inputs, eps: float = 1e-6, atol: float = 1e-5,

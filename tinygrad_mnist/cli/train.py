@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import time
 from typing import List, Optional, Sequence, TextIO
 
