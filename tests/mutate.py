@@ -294,8 +294,8 @@ MUTANTS = [
      "(np.sqrt(v) / c2 + self.eps)",
      "Adam divides sqrt(v) by 1 - b2^t instead of taking sqrt(v / (1 - b2^t))"),
     ("adam_bias_correction_one_step_late",
-     "c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t",
-     "c1, c2 = 1.0 - self.b1 ** (self.t + 1), 1.0 - self.b2 ** (self.t + 1)",
+     "c1, c2 = 1.0 - self.b1 ** t, 1.0 - self.b2 ** t",
+     "c1, c2 = 1.0 - self.b1 ** (t + 1), 1.0 - self.b2 ** (t + 1)",
      "Adam's bias correction uses t + 1"),
     # ------------------------------------------------ the manual reference
     ("manual_batch_first_no_1_over_B",
@@ -384,7 +384,7 @@ def run_suite(patch: tuple[Path, str] | None, args: list[str], timeout: float) -
         seconds = time.perf_counter() - start
     if proc.returncode == 0:
         return "survived", seconds, ""
-    failed = re.search(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, re.M)
+    failed = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - |$)", proc.stdout, re.M)
     return "killed", seconds, failed.group(1) if failed else f"(pytest exit {proc.returncode})"
 
 
