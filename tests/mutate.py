@@ -21,6 +21,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -364,8 +365,14 @@ def pytest_args(tests: str | None) -> list[str]:
     return [f"tests/{f}" for f in first + [f for f in files if f not in first]]
 
 
-def run_suite(patch: tuple[Path, str] | None, args: list[str], timeout: float) -> tuple[str, float, str]:
-    """Copy the repository, apply ``patch`` (file, new text), run pytest: (status, seconds, first failure)."""
+def default_sigint() -> None:
+    """Undo an inherited SIG_IGN (``nohup cmd &``, cron): the suite sends Ctrl-C to a real process."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run_suite(patch: tuple[Path, str] | None, args: list[str], timeout: float) -> tuple[str, float, str, str]:
+    """Copy the repository, apply ``patch`` (file, new text), run pytest:
+    (status, seconds, first failing test, pytest's output)."""
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         copy = Path(tmp) / ROOT.name  # the same name, and the same parent layout one level up
         shutil.copytree(ROOT, copy, ignore=SKIP)
@@ -378,14 +385,15 @@ def run_suite(patch: tuple[Path, str] | None, args: list[str], timeout: float) -
         start = time.perf_counter()
         try:
             proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *args],
-                                  cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+                                  cwd=copy, env=env, capture_output=True, text=True, timeout=timeout,
+                                  preexec_fn=default_sigint)
         except subprocess.TimeoutExpired:
-            return "killed", time.perf_counter() - start, f"(timeout after {timeout:.0f} s)"
+            return "killed", time.perf_counter() - start, f"(timeout after {timeout:.0f} s)", ""
         seconds = time.perf_counter() - start
     if proc.returncode == 0:
-        return "survived", seconds, ""
+        return "survived", seconds, "", proc.stdout
     failed = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - |$)", proc.stdout, re.M)
-    return "killed", seconds, failed.group(1) if failed else f"(pytest exit {proc.returncode})"
+    return "killed", seconds, failed.group(1) if failed else f"(pytest exit {proc.returncode})", proc.stdout
 
 
 def main(argv=None) -> int:
@@ -416,14 +424,16 @@ def main(argv=None) -> int:
 
     tests = pytest_args(args.tests)
     if not args.no_baseline:
-        status, seconds, failed = run_suite(None, tests, args.timeout)
-        print(f"baseline (no mutant): {'passes' if status == 'survived' else 'FAILS ' + failed} in {seconds:.0f} s")
+        status, seconds, failed, output = run_suite(None, tests, args.timeout)
+        print(f"baseline (no mutant): {'passes' if status == 'survived' else 'FAILS ' + failed} in {seconds:.0f} s",
+              flush=True)
         if status != "survived":
+            print(output[-3000:])
             return 2  # a red suite would "kill" every mutant: nothing to measure
     print(f"{'mutant':40} {'result':8} {'seconds':>7}  first failing test")
     survivors = []
     for name, old, new, _, path in chosen:
-        status, seconds, failed = run_suite((path, sources[path].replace(old, new)), tests, args.timeout)
+        status, seconds, failed, _ = run_suite((path, sources[path].replace(old, new)), tests, args.timeout)
         print(f"{name:40} {status:8} {seconds:7.1f}  {failed}", flush=True)
         if status == "survived":
             survivors.append(name)
