@@ -181,3 +181,27 @@ def pool2d_settings(draw: st.DrawFn, max_batch: int = 3, max_channels: int = 3, 
     stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, max_stride), st.integers(1, max_stride))))
     return {"x": (B, C, H, W), "kernel": _int_or_pair(draw, kernel),
             "stride": None if stride is None else _int_or_pair(draw, stride)}
+
+
+# ---------------------------------------------------------------- closed forms and the VJP contract
+def log_spaced_arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]],
+                      low: float = 1e-8, high: float = 1e-2) -> st.SearchStrategy[np.ndarray]:
+    """Positive float64 arrays whose magnitudes spread evenly over [low, high] on a log scale:
+    near log's pole, where an offset like x + 1e-7 is no longer negligible."""
+    exponents = st.floats(float(np.log10(low)), float(np.log10(high)))
+    return hnp.arrays(np.float64, shape, elements=exponents).map(lambda e: 10.0 ** e)
+
+
+@st.composite
+def logits_and_soft_targets(draw: st.DrawFn, max_batch: int = 8, max_classes: int = 6,
+                            bound: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """(logits (B, C), targets (B, C) >= 0 whose rows do NOT sum to 1: sums in [0.2, 3]).
+
+    Label smoothing gone wrong or unnormalised scores: the fused softmax-CE's gradient then
+    needs its sum_j y_j factor, which rows summing to 1 hide."""
+    B = draw(batch_sizes(1, max_batch))
+    C = draw(st.integers(2, max_classes))
+    logits = draw(float_arrays((B, C), np.float64, -bound, bound))
+    weights = draw(float_arrays((B, C), np.float64, 0.05, 1.0))
+    sums = draw(hnp.arrays(np.float64, (B, 1), elements=st.one_of(st.floats(0.2, 0.8), st.floats(1.25, 3.0))))
+    return logits, weights / weights.sum(axis=1, keepdims=True) * sums

@@ -84,7 +84,9 @@ class Adam(Optimizer):
 
     m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - lr * m_hat / (sqrt(v_hat) + eps),
     with bias-corrected m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t). ``weight_decay`` adds
-    weight_decay * p to g (L2, as in torch.optim.Adam).
+    weight_decay * p to g (L2, as in torch.optim.Adam). A parameter without a gradient in a step
+    is skipped, and t counts each parameter's own updates (as in torch.optim.Adam): the bias
+    corrections undo the zero start of THAT parameter's moments.
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
@@ -96,16 +98,19 @@ class Adam(Optimizer):
         self.b1, self.b2, self.eps, self.weight_decay = float(b1), float(b2), float(eps), float(weight_decay)
         self._m = [np.zeros(p.shape, p.dtype) for p in self.params]
         self._v = [np.zeros(p.shape, p.dtype) for p in self.params]
-        self.t = 0
+        self._steps = [0] * len(self.params)  # updates of each parameter: its t
+        self.t = 0  # calls of step()
 
     def step(self) -> None:
         """Update every parameter in place from its ``.grad``."""
         self.t += 1
-        c1, c2 = 1.0 - self.b1 ** self.t, 1.0 - self.b2 ** self.t
-        for p, m, v in zip(self.params, self._m, self._v):
+        for i, (p, m, v) in enumerate(zip(self.params, self._m, self._v)):
             g = p.grad
             if g is None:
                 continue
+            self._steps[i] += 1
+            t = self._steps[i]
+            c1, c2 = 1.0 - self.b1 ** t, 1.0 - self.b2 ** t
             if self.weight_decay:
                 g = g + self.weight_decay * p.data
             m *= self.b1
