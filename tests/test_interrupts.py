@@ -106,9 +106,12 @@ def test_ctrl_c_to_a_real_process_saves_the_last_epoch_and_exits_130(tmp_path):
     env = dict(os.environ, TINYGRAD_MNIST_HOME=str(tmp_path / "cache"),
                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     model_path, metrics = tmp_path / "m.npz", tmp_path / "m.json"
+    # the child gets Ctrl-C's default handling back: a pytest started as `cmd &` by a shell without
+    # job control (some CI runners, nohup) inherits SIGINT ignored, and so would the child
     proc = subprocess.Popen([sys.executable, "-m", "tinygrad_mnist", "train", "--limit", "2000", "--epochs", "500",
                              "--save", str(model_path), "--metrics", str(metrics)], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         for line in proc.stdout:  # blocks per line; the first epoch takes well under a second
