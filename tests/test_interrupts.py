@@ -19,6 +19,21 @@ from tinygrad_mnist.data import load_bundled_sample
 from test_cli import REPO, empty_cache, run  # noqa: F401  (empty_cache: autouse fixture)
 
 
+@pytest.fixture(autouse=True)
+def stop_signals_live():
+    """A suite started under nohup, or as `cmd &` by a shell without job control, inherits SIGHUP
+    or SIGINT ignored, and the CLI rightly keeps an inherited ignore (cli/signals.py); these
+    tests send those signals to the CLI in this very process, so they need them live."""
+    live = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
+            signal.SIGHUP: signal.SIG_DFL}
+    ignored = [s for s in live if signal.getsignal(s) is signal.SIG_IGN]
+    for s in ignored:
+        signal.signal(s, live[s])
+    yield
+    for s in ignored:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def interrupt_after(monkeypatch, epochs_done: int, batches: int = 3):
     """Make cli's fit raise KeyboardInterrupt mid-epoch, ``batches`` progress reports into the
     epoch after ``epochs_done`` completed ones (the weights are then half-updated)."""
