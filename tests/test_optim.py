@@ -87,7 +87,7 @@ def assert_steps_match(make, reference):
                 np.testing.assert_array_equal(g, k, err_msg="step wrote into a .grad")
 
 
-@pytest.mark.parametrize("momentum, weight_decay", itertools.product([0.0, 0.9], [0.0, 0.1]))
+@pytest.mark.parametrize("momentum, weight_decay", list(itertools.product([0.0, 0.9], [0.0, 0.1])))
 def test_sgd_matches_pytorch_step_by_step(momentum, weight_decay):
     """Weight decay goes into the gradient BEFORE the momentum buffer; buf = mu buf + g."""
     assert_steps_match(lambda ps: SGD(ps, lr=LRS[0], momentum=momentum, weight_decay=weight_decay),
@@ -95,7 +95,7 @@ def test_sgd_matches_pytorch_step_by_step(momentum, weight_decay):
 
 
 @pytest.mark.parametrize("betas, eps, weight_decay",
-                         itertools.product([(0.9, 0.999), (0.5, 0.8)], [1e-8, 0.1], [0.0, 0.5]))
+                         list(itertools.product([(0.9, 0.999), (0.5, 0.8)], [1e-8, 0.1], [0.0, 0.5])))
 def test_adam_matches_pytorch_step_by_step(betas, eps, weight_decay):
     """Coupled L2 weight decay (g + wd p, not AdamW), both bias corrections, eps outside the
     sqrt (eps = 0.1 makes its place matter), and per-parameter step counts."""
