@@ -32,7 +32,9 @@ def epoch_line(event: dict) -> str:
     return ", ".join(parts)
 
 
-def _bar_text(event: dict, width: int) -> str:
+def bar_text(event: dict, width: int = 24) -> str:
+    """``epoch 3/10 [#####.....]  52%  loss 0.2311  41,000 samples/s`` for a ``{"event":
+    "batch", ...}`` dict of ``fit``: the terminal bar, here and in the CLI."""
     frac = event["seen"] / event["total"]
     filled = int(round(frac * width))
     rate = event["seen"] / event["seconds"] if event["seconds"] > 0 else 0.0
@@ -69,7 +71,7 @@ class ProgressBar:
             if self.notebook:
                 self._show_html(event)
             elif self.tty:
-                line = _bar_text(event, self.WIDTH)
+                line = bar_text(event, self.WIDTH)
                 self.stream.write("\r" + line.ljust(self.drawn))
                 self.stream.flush()
                 self.drawn = len(line)
@@ -91,7 +93,7 @@ class ProgressBar:
             bar = ""
         else:
             bar = (f'<progress value="{event["seen"]}" max="{event["total"]}" style="width:16em"></progress> '
-                   f'<code>{html.escape(_bar_text(event, 0).replace(" []", ""))}</code><br>')
+                   f'<code>{html.escape(bar_text(event, 0).replace(" []", ""))}</code><br>')
         lines = "".join(f"<code>{html.escape(line)}</code><br>" for line in self.lines)
         return f"<div>{lines}{bar}</div>"
 

@@ -25,6 +25,7 @@ from ..optim import SGD, Adam
 from ..serialize import load, save
 from ..tensor import detect_anomaly, no_grad
 from ..threads import limit, resolve as resolve_threads
+from ..progress import bar_text
 from ..train import EVAL_BATCH, confusion_matrix, fit, predict, save_history
 from .args import (DEFAULT_SIZES, HIDDEN_ACTIVATIONS, MAX_ACTIVATIONS, MAX_PARAMETERS, MLP_LOSSES, PROG, UsageError,
                    check_output, check_sizes, decay_factor, fraction, non_negative_float, non_negative_int,
@@ -202,11 +203,7 @@ class _ProgressBar:
         if now - self.last < 0.1 and ev["seen"] < ev["total"]:
             return
         self.last = now
-        frac = ev["seen"] / ev["total"]
-        filled = int(round(frac * self.WIDTH))
-        rate = ev["seen"] / ev["seconds"] if ev["seconds"] > 0 else 0.0
-        line = (f"epoch {ev['epoch']}/{ev['epochs']} [{'#' * filled}{'.' * (self.WIDTH - filled)}]"
-                f" {100 * frac:3.0f}%  loss {ev['loss']:.4f}  {rate:,.0f} samples/s")
+        line = bar_text(ev, self.WIDTH)
         self.stream.write("\r" + line.ljust(self.drawn))
         self.stream.flush()
         self.drawn = len(line)
