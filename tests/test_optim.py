@@ -105,7 +105,7 @@ def test_adam_matches_pytorch_step_by_step(betas, eps, weight_decay):
 
 @pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9),
                                   lambda ps: Adam(ps, lr=0.1, weight_decay=0.1)],
-                         ids=["SGD momentum", "Adam"])
+                         ids=["SGD-momentum", "Adam"])
 def test_the_same_grad_array_over_several_steps(make):
     """No backward between steps (the .grad array is the same object every time): the update
     must still be the textbook one, so no optimizer state may share memory with .grad."""
@@ -122,8 +122,9 @@ def test_the_same_grad_array_over_several_steps(make):
     np.testing.assert_array_equal(g, [1.0, -0.5])
 
 
-@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.5, weight_decay=0.1),
-                                  lambda ps: Adam(ps, weight_decay=0.1)], ids=["SGD", "SGD options", "Adam"])
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1),
+                                  lambda ps: SGD(ps, lr=0.1, momentum=0.5, weight_decay=0.1),
+                                  lambda ps: Adam(ps, weight_decay=0.1)], ids=["SGD", "SGD-options", "Adam"])
 def test_float32_parameters_stay_float32(make):
     p = Tensor(np.ones(3, np.float32), requires_grad=True)
     opt = make([p])
