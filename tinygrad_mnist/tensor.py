@@ -191,7 +191,9 @@ class Tensor:
                         if type(d) is not TrackedArray:
                             d = _track(x)
                         if d._version is not None:
-                            versions = (versions or []) + [(i, d._version, d._version.count)]
+                            if versions is None:
+                                versions = []
+                            versions.append((i, d._version, d._version.count))
                 if type(d) is TrackedArray:
                     d = d._plain if d._plain is not None else d.view(np.ndarray)
                 arrays.append(d)
