@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -39,25 +40,118 @@ from tinygrad_mnist.files import atomic_file
 from tinygrad_mnist.nn import MLP
 from tinygrad_mnist.optim import SGD
 
-NETWORKS = {
-    "784-30-10": [784, 30, 10],
-    "784-100-10": [784, 100, 10],
-    "784-128-128-10": [784, 128, 128, 10],
-    "784-6x50-10": [784] + [50] * 6 + [10],
+NETWORKS = {  # name: (layer sizes, hidden activation); the output layer gives logits
+    "784-30-10": ([784, 30, 10], "sigmoid"),
+    "784-100-10": ([784, 100, 10], "sigmoid"),
+    "784-128-128-10": ([784, 128, 128, 10], "sigmoid"),
+    "784-6x50-10": ([784] + [50] * 6 + [10], "sigmoid"),
+    "784-100-10/relu": ([784, 100, 10], "relu"),
+    "784-512-512-10/relu": ([784, 512, 512, 10], "relu"),
 }
+LEAN_NETS = ("784-30-10", "784-100-10/relu", "784-512-512-10/relu")  # the default table
 LR = 0.1
 THREADS = None  # BLAS and PyTorch threads for this run: main() sets it from --blas-threads or the policy
+COMPILE_SECONDS = {}  # (network, batch, dtype name): JAX's first call (trace + compile), timed apart
 
 
-def initial_params(sizes, dtype, seed=0):
+def initial_params(sizes, dtype, seed=0, activation="sigmoid"):
     """Identical starting weights for every contender: W (n_out, n_in), b (n_out,)."""
-    model = MLP(sizes, seed=seed, dtype=dtype)
-    return [lin.weight.data.copy() for lin in model.linears], [lin.bias.data.copy() for lin in model.linears]
+    model = MLP(sizes, activation=activation, seed=seed, dtype=dtype)
+    # np.array, not .copy(): a parameter's data is a TrackedArray, and a copy of it stays one,
+    # whose Python-level ufunc dispatch would slow every contender that uses these arrays
+    return [np.array(lin.weight.data) for lin in model.linears], [np.array(lin.bias.data) for lin in model.linears]
 
 
-# ---------------------------------------------------------------- contenders: make(sizes, dtype) -> step(xb, yb)
-def make_numpy(sizes, dtype):
-    """The baseline: hand-written vectorized backprop (manual.backprop) + in-place SGD."""
+# ---------------------------------------------------------------- the tightest hand-written step, in parts
+def sigmoid_(z):
+    """z <- 1 / (1 + exp(-z)) in place (four ufunc calls, no temporaries); returns z."""
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.reciprocal(z, out=z)
+    return z
+
+
+def sigmoid_back_(d, a):
+    """d <- d * a * (1 - a) in place, a = sigmoid(z) (the layer's output)."""
+    d *= a
+    d -= d * a
+    return d
+
+
+def relu_(z):
+    """z <- max(z, 0) in place."""
+    return np.maximum(z, 0, out=z)
+
+
+def relu_back_(d, a):
+    """d <- d * (a > 0) in place, a = relu(z)."""
+    return np.multiply(d, a > 0, out=d)
+
+
+ACTIVATIONS = {"sigmoid": (sigmoid_, sigmoid_back_), "relu": (relu_, relu_back_)}
+
+
+def dense(a, W, b):
+    """z = a @ W.T + b, the bias added in place into the product's fresh buffer."""
+    z = a @ W.T
+    z += b
+    return z
+
+
+def weight_gradient(d, a):
+    """dL/dW = d.T @ a (n_out, n_in); one sample is an outer product, which NumPy's broadcasting
+    multiply does several times faster than matmul with an inner dimension of 1."""
+    if len(d) == 1:
+        return np.multiply(d.T, a)
+    return d.T @ a
+
+
+def sgd_update(weights, biases, grads, lr=LR):
+    """W <- W - lr gW, b <- b - lr gb, scaling each fresh gradient in place (no temporaries)."""
+    for W, b, (gW, gb) in zip(weights, biases, grads):
+        gW *= lr
+        W -= gW
+        gb *= lr
+        b -= gb
+
+
+# ---------------------------------------------------------------- contenders: make(sizes, activation, dtype, batch) -> step(xb, yb)
+def make_numpy_inline(sizes, activation, dtype, batch=None):
+    """The baseline: the tightest hand-written NumPy step we can write, the floor to measure
+    against: in-place activations and softmax, no checks, no one-hot matrix, the outer
+    product at batch 1, gradients scaled in place for the update."""
+    weights, biases = initial_params(sizes, dtype, activation=activation)
+    act, act_back = ACTIVATIONS[activation]
+    last = len(weights) - 1
+    rows = {}
+
+    def step(xb, yb):
+        acts = [xb]
+        for i in range(last + 1):
+            z = dense(acts[-1], weights[i], biases[i])
+            acts.append(act(z) if i < last else z)
+        z = acts[-1]
+        B = len(yb)
+        r = rows.get(B)
+        if r is None:
+            r = rows[B] = np.arange(B)
+        z -= z.max(axis=1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True) * B
+        z[r, yb] -= 1.0 / B
+        delta, grads = z, [None] * (last + 1)  # delta = dL/dz = (softmax - onehot) / B
+        for i in range(last, -1, -1):
+            grads[i] = (weight_gradient(delta, acts[i]), delta.sum(axis=0))
+            if i > 0:
+                delta = act_back(delta @ weights[i], acts[i])
+        sgd_update(weights, biases, grads)
+    return step
+
+
+def make_numpy(sizes, activation, dtype, batch=None):
+    """The package's NumPy reference: manual.backprop (shape checks, one function call) +
+    manual.sgd_step. Sigmoid networks only (the reference's activation)."""
     weights, biases = initial_params(sizes, dtype)
 
     def step(xb, yb):
@@ -66,41 +160,8 @@ def make_numpy(sizes, dtype):
     return step
 
 
-def make_numpy_inline(sizes, dtype):
-    """The leanest hand-written step (no shape checks, no function calls): how low NumPy goes."""
-    weights, biases = initial_params(sizes, dtype)
-    last = len(weights) - 1
-
-    def step(xb, yb):
-        acts = [xb]
-        for i, (W, b) in enumerate(zip(weights, biases)):
-            z = acts[-1] @ W.T
-            z += b
-            if i < last:
-                np.negative(z, out=z)
-                np.exp(z, out=z)
-                z += 1.0
-                np.reciprocal(z, out=z)
-            acts.append(z)
-        z = acts[-1]
-        z -= z.max(axis=1, keepdims=True)
-        np.exp(z, out=z)
-        z /= z.sum(axis=1, keepdims=True)
-        z[np.arange(len(yb)), yb] -= 1.0
-        delta = z / len(yb)
-        for i in range(last, -1, -1):
-            a = acts[i]
-            gW, gb = delta.T @ a, delta.sum(axis=0)
-            if i > 0:
-                delta = delta @ weights[i]
-                delta *= a * (1.0 - a)
-            weights[i] -= LR * gW
-            biases[i] -= LR * gb
-    return step
-
-
-def make_textbook_loop(sizes, dtype):
-    """Nielsen's per-sample loop (manual.backprop_loop) + SGD: one backprop per digit."""
+def make_textbook_loop(sizes, activation, dtype, batch=None):
+    """Nielsen's per-sample loop (manual.backprop_loop) + SGD: one backprop per digit (sigmoid only)."""
     weights, biases = initial_params(sizes, dtype)
     columns = [b[:, None].copy() for b in biases]
 
@@ -112,9 +173,9 @@ def make_textbook_loop(sizes, dtype):
     return step
 
 
-def make_engine_nn(sizes, dtype):
+def make_engine_nn(sizes, activation, dtype, batch=None):
     """What users run: nn.MLP + optim.SGD + softmax_cross_entropy + backward."""
-    model = MLP(sizes, seed=0, dtype=dtype)
+    model = MLP(sizes, activation=activation, seed=0, dtype=dtype)
     opt = SGD(model.parameters(), lr=LR)
 
     def step(xb, yb):
@@ -124,9 +185,9 @@ def make_engine_nn(sizes, dtype):
     return step
 
 
-def make_engine_raw(sizes, dtype):
-    """Raw Tensor ops: x @ W.T + b, .sigmoid(), .softmax_cross_entropy(y), a hand-written SGD update."""
-    weights, biases = initial_params(sizes, dtype)
+def make_engine_raw(sizes, activation, dtype, batch=None):
+    """Raw Tensor ops: x @ W.T + b, the activation, .softmax_cross_entropy(y), a hand-written SGD update."""
+    weights, biases = initial_params(sizes, dtype, activation=activation)
     Ws = [Tensor(W, requires_grad=True) for W in weights]
     bs = [Tensor(b, requires_grad=True) for b in biases]
     params = Ws + bs
@@ -135,7 +196,7 @@ def make_engine_raw(sizes, dtype):
         a = Tensor(xb)
         for i, (W, b) in enumerate(zip(Ws, bs)):
             z = a @ W.T + b
-            a = z if i == len(Ws) - 1 else z.sigmoid()
+            a = z if i == len(Ws) - 1 else getattr(z, activation)()
         a.softmax_cross_entropy(yb).backward()
         for p in params:
             p.data -= LR * p.grad
@@ -143,17 +204,18 @@ def make_engine_raw(sizes, dtype):
     return step
 
 
-def make_torch(sizes, dtype):
-    """PyTorch eager: nn.Linear/Sigmoid, F.cross_entropy, torch.optim.SGD."""
+def make_torch(sizes, activation, dtype, batch=None):
+    """PyTorch eager: nn.Linear/Sigmoid/ReLU, F.cross_entropy, torch.optim.SGD."""
     import torch
-    weights, biases = initial_params(sizes, dtype)
+    weights, biases = initial_params(sizes, dtype, activation=activation)
     layers = []
     for i, (W, b) in enumerate(zip(weights, biases)):
         lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=getattr(torch, np.dtype(dtype).name))
         with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(W))
             lin.bias.copy_(torch.from_numpy(b))
-        layers += [lin] if i == len(weights) - 1 else [lin, torch.nn.Sigmoid()]
+        act = torch.nn.Sigmoid() if activation == "sigmoid" else torch.nn.ReLU()
+        layers += [lin] if i == len(weights) - 1 else [lin, act]
     model = torch.nn.Sequential(*layers)
     opt = torch.optim.SGD(model.parameters(), lr=LR)
 
@@ -164,68 +226,160 @@ def make_torch(sizes, dtype):
     return step
 
 
+def make_jax(sizes, activation, dtype, batch=None):
+    """JAX: jax.jit of the whole step (forward, jax.grad, the SGD update), parameters donated
+    so XLA updates their buffers in place. The first call per shape traces and compiles; it is
+    made here, timed into COMPILE_SECONDS, and not counted in the step's time. ``step.sync``
+    waits for JAX's asynchronous dispatch (the timer calls it before it stops)."""
+    import jax
+    import jax.numpy as jnp
+    weights, biases = initial_params(sizes, dtype, activation=activation)
+    act = jax.nn.sigmoid if activation == "sigmoid" else jax.nn.relu
+    last = len(weights) - 1
+
+    def loss(params, x, y):
+        a = x
+        for i, (W, b) in enumerate(params):
+            z = a @ W.T + b
+            a = act(z) if i < last else z
+        logp = jax.nn.log_softmax(a, axis=1)
+        return -jnp.take_along_axis(logp, y[:, None], axis=1).mean()
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def update(params, x, y):
+        grads = jax.grad(loss)(params, x, y)
+        return jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
+
+    state = [[(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(weights, biases)]]
+
+    def step(xb, yb):
+        state[0] = update(state[0], xb, yb.astype(np.int32))
+
+    def sync():
+        jax.block_until_ready(state[0])
+    step.sync = sync
+    if batch is not None:
+        t0 = time.perf_counter()
+        step(np.zeros((batch, sizes[0]), dtype), np.zeros(batch, np.int64))
+        sync()
+        state[0] = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(weights, biases)]
+        step.compile_seconds = time.perf_counter() - t0
+    return step
+
+
+def make_sklearn(sizes, activation, dtype, batch=None):
+    """scikit-learn's MLPClassifier: one partial_fit per batch (solver 'sgd', constant lr, no
+    momentum, no L2), started from the same weights (its coefs_ are W.T)."""
+    from sklearn.neural_network import MLPClassifier
+    weights, biases = initial_params(sizes, dtype, activation=activation)
+    clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation="logistic" if activation == "sigmoid" else "relu",
+                        solver="sgd", learning_rate_init=LR, momentum=0.0, nesterovs_momentum=False, alpha=0.0,
+                        batch_size=batch or 1, shuffle=False, random_state=0)
+    classes = np.arange(sizes[-1])
+    clf.partial_fit(np.zeros((len(classes), sizes[0]), dtype), classes, classes=classes)  # builds its arrays
+    clf.coefs_ = [W.T.copy() for W in weights]
+    clf.intercepts_ = [b.copy() for b in biases]
+
+    def step(xb, yb):
+        clf.partial_fit(xb, yb)
+    return step
+
+
 CONTENDERS = {
-    "numpy (baseline)": make_numpy,
-    "numpy inline": make_numpy_inline,
+    "numpy tight (baseline)": make_numpy_inline,
+    "numpy manual.backprop": make_numpy,
     "engine nn+optim": make_engine_nn,
     "engine raw ops": make_engine_raw,
     "textbook loop": make_textbook_loop,
     "pytorch eager": make_torch,
+    "jax jit": make_jax,
+    "scikit-learn": make_sklearn,
 }
+BASELINE = "numpy tight (baseline)"
+SIGMOID_ONLY = ("numpy manual.backprop", "textbook loop")  # the manual reference's activation
+OPTIONAL = {"pytorch eager": "torch", "jax jit": "jax", "scikit-learn": "sklearn"}  # contender: module
 
 
-def torch_available() -> bool:
+def available(module: str) -> bool:
+    """True if ``module`` imports (an optional contender's library)."""
     try:
-        import torch  # noqa: F401
+        __import__(module)
     except ImportError:
         return False
     return True
 
 
-def epoch_batches(X, y, batch, rng):
-    """One shuffled epoch as a list of contiguous (xb, yb) batches, gathered before timing."""
+def epoch_batches(X, y, batch, rng, max_steps=None):
+    """One shuffled epoch (its first ``max_steps`` batches) as a list of contiguous (xb, yb)
+    batches, gathered before timing."""
     order = rng.permutation(len(X))
-    return [(np.ascontiguousarray(X[order[i:i + batch]]), y[order[i:i + batch]]) for i in range(0, len(X), batch)]
+    starts = range(0, len(X), batch)[:max_steps]
+    return [(np.ascontiguousarray(X[order[i:i + batch]]), y[order[i:i + batch]]) for i in starts]
 
 
-def time_training(X, y, configs, contenders, rounds, rng, chunk=50):
+def contenders_for(net, contenders):
+    """The contenders that can run ``net`` (the manual reference is sigmoid-only)."""
+    return [c for c in contenders if NETWORKS[net][1] == "sigmoid" or c not in SIGMOID_ONLY]
+
+
+def time_training(X, y, configs, contenders, rounds, rng, chunk=50, max_steps=None):
     """{(net, batch, dtype, contender): [seconds per step, one per round]}.
 
-    Each round is one epoch per contender. Contenders take turns every ``chunk`` steps (in an
-    order that rotates), so a burst of load from elsewhere hits them all alike instead of
-    spoiling one contender's whole epoch.
+    Each round is one epoch (at most ``max_steps`` batches of it) per contender. Contenders
+    take turns every ``chunk`` steps (in an order that rotates), so a burst of load from
+    elsewhere hits them all alike instead of spoiling one contender's whole epoch.
     """
     times = {}
     steps = {}
     for key in configs:
         net, batch, dtype = key
-        for name in contenders:
-            steps[key + (name,)] = CONTENDERS[name](NETWORKS[net], dtype)
+        sizes, activation = NETWORKS[net]
+        for name in contenders_for(net, contenders):
+            step = steps[key + (name,)] = CONTENDERS[name](sizes, activation, dtype, batch)
+            if hasattr(step, "compile_seconds"):
+                COMPILE_SECONDS[(net, batch, np.dtype(dtype).name)] = step.compile_seconds
     data = {dt: X.astype(dt) for dt in {k[2] for k in configs}}
     for r in range(rounds):
         for key in configs:
             net, batch, dtype = key
-            batches = epoch_batches(data[dtype], y, batch, rng)
-            total = dict.fromkeys(contenders, 0.0)
+            names = contenders_for(net, contenders)
+            batches = epoch_batches(data[dtype], y, batch, rng, max_steps)
+            total = dict.fromkeys(names, 0.0)
             gc.collect()
             for c, start in enumerate(range(0, len(batches), chunk)):
                 part = batches[start:start + chunk]
-                shift = (r + c) % len(contenders)
-                for name in contenders[shift:] + contenders[:shift]:
+                shift = (r + c) % len(names)
+                for name in names[shift:] + names[:shift]:
                     step = steps[key + (name,)]
+                    sync = getattr(step, "sync", None)
                     t0 = time.perf_counter()
                     for xb, yb in part:
                         step(xb, yb)
+                    if sync is not None:
+                        sync()
                     total[name] += time.perf_counter() - t0
-            for name in contenders:
+            for name in names:
                 times.setdefault(key + (name,), []).append(total[name] / len(batches))
     return times
+
+
+def fixed_and_marginal(batch_times: dict):
+    """(fixed us per step, marginal us per sample) of t(B) = fixed + B * marginal, fitted to
+    {batch: us per step} by least squares on relative errors (each batch size counts alike,
+    not in proportion to its time); None with fewer than two batch sizes."""
+    if len(batch_times) < 2:
+        return None
+    B = np.array(list(batch_times), float)
+    t = np.array(list(batch_times.values()), float)
+    A = np.stack([np.ones_like(B), B], axis=1) / t[:, None]
+    fixed, marginal = np.linalg.lstsq(A, np.ones_like(t), rcond=None)[0]
+    return fixed, marginal
 
 
 def eval_throughput(X, rounds):
     """Samples/s of a forward pass over X under no_grad (batches of 1000), engine vs manual.forward."""
     out = {}
-    model = MLP(NETWORKS["784-30-10"], seed=0)
+    model = MLP(NETWORKS["784-30-10"][0], seed=0)
     weights = [lin.weight.data for lin in model.linears]
     biases = [lin.bias.data for lin in model.linears]
     runs = {
@@ -257,7 +411,7 @@ def fashion_load_seconds():
 
 def memory_over_epochs(X, y, epochs, batch=10):
     """Traced memory (MB) after each epoch of engine training, and the peak: growth means a leak."""
-    model = MLP(NETWORKS["784-30-10"], seed=0)
+    model = MLP(NETWORKS["784-30-10"][0], seed=0)
     opt = SGD(model.parameters(), lr=LR)
     rng = np.random.default_rng(0)
     tracemalloc.start()
@@ -511,12 +665,23 @@ def blas_threads() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="784-30-10 only, batch 10 and 100, float32, no textbook loop")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per configuration (default 5, quick 5)")
+    parser.add_argument("--quick", action="store_true",
+                        help="784-30-10 only, batch 10 and 100, float32, no textbook loop, 2,000 steps per round")
+    parser.add_argument("--full", action="store_true",
+                        help="every network, batch 1, 10 and 100, float32 and float64 (default: the lean-kernel "
+                             "table: 784-30-10, 784-100-10 relu, 784-512-512-10 relu at batch 1-1000, float32)")
+    parser.add_argument("--nets", nargs="+", choices=list(NETWORKS), default=None, help="networks to time")
+    parser.add_argument("--batches", nargs="+", type=int, default=None, help="batch sizes to time")
+    parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS), default=None,
+                        help="contenders to time (the baseline always runs)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="steps per contender per round, at most (default: a whole epoch, 2,000 at batch 1 "
+                             "and with --quick)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per configuration (default 5)")
     parser.add_argument("--json", type=str, default=None, help="also write the results to this JSON file")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if it is installed")
     parser.add_argument("--blas-threads", type=int, default=None,
-                        help="BLAS threads for NumPy and PyTorch alike (default: the package's policy, "
+                        help="BLAS threads for NumPy, PyTorch and JAX alike (default: the package's policy, "
                              "tinygrad_mnist.threads, which gives 1 for these networks; 0 leaves the "
                              "libraries' own choice)")
     parser.add_argument("--only", choices=("mlp", "conv"), default=None,
@@ -530,7 +695,12 @@ def main(argv=None) -> int:
     global THREADS
     THREADS = args.blas_threads
     if THREADS is None:
-        THREADS = max(threads.policy(MLP(sizes), 100) for sizes in NETWORKS.values())
+        THREADS = max(threads.policy(MLP(sizes), 1000) for sizes, _ in NETWORKS.values())
+    if THREADS and "jax" not in sys.modules:
+        # XLA's CPU client reads its thread count once, when jax is first imported
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen="
+                                   + ("false" if THREADS == 1 else "true")
+                                   + f" intra_op_parallelism_threads={THREADS}").strip()
     with contextlib.nullcontext() if THREADS == 0 else threads.limit(THREADS):
         if args.memory_probe is not None:
             print(json.dumps(_memory_probe(args.memory_probe)))
@@ -538,64 +708,125 @@ def main(argv=None) -> int:
         return _main(args, THREADS)
 
 
+def _configs(args):
+    """[(network, batch, dtype)] this run times."""
+    if args.quick:
+        nets, batches, dtypes = ["784-30-10"], [10, 100], [np.float32]
+    elif args.full:
+        nets, batches, dtypes = list(NETWORKS), [1, 10, 100], [np.float32, np.float64]
+    else:
+        nets, batches, dtypes = list(LEAN_NETS), [1, 10, 100, 1000], [np.float32]
+    nets, batches = args.nets or nets, args.batches or batches
+    return [(net, b, dt) for net in nets for b in batches for dt in dtypes]
+
+
 def _main(args, n_threads: int) -> int:
     ds = load_bundled_sample()  # the same real 10k digits on every machine, cached MNIST or not
     X, y, X_test = ds.X_train, ds.y_train, ds.X_test
-    contenders = [c for c in CONTENDERS if c != "pytorch eager" or (torch_available() and not args.no_torch)]
-    if args.quick:
-        configs = [("784-30-10", b, np.float32) for b in (10, 100)]
-        contenders = [c for c in contenders if c != "textbook loop"]
-    else:
-        configs = [(net, b, dt) for net in NETWORKS for b in (1, 10, 100) for dt in (np.float32, np.float64)]
+    contenders = list(args.contenders or CONTENDERS)
+    if BASELINE not in contenders:
+        contenders.insert(0, BASELINE)
+    if args.no_torch and "pytorch eager" in contenders:
+        contenders.remove("pytorch eager")
+    missing = [c for c in contenders if c in OPTIONAL and not available(OPTIONAL[c])]
+    contenders = [c for c in contenders if c not in missing]
+    configs = _configs(args)
+    if args.quick or not args.full:
+        contenders = [c for c in contenders if c != "textbook loop" or args.contenders]
     rounds = args.rounds or 5
     rng = np.random.default_rng(0)
 
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"NumPy {np.__version__}, BLAS: {blas_threads()}")
-    if "pytorch eager" not in contenders:
-        print("# pytorch eager: skipped (torch not importable or --no-torch)")
-    else:
+    for name in missing:
+        print(f"# {name}: skipped ({OPTIONAL[name]} not importable)")
+    if "pytorch eager" in contenders:
         import torch
         if n_threads:
             torch.set_num_threads(n_threads)  # the same budget as NumPy's BLAS
         print(f"# pytorch {torch.__version__}, {torch.get_num_threads()} threads")
+    if "jax jit" in contenders:
+        import jax
+        print(f"# jax {jax.__version__} on {jax.devices()[0].platform}, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    if "scikit-learn" in contenders:
+        import sklearn
+        print(f"# scikit-learn {sklearn.__version__}")
     print(f"# load before the run (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     if args.only == "conv":
         extras = run_conv_section(X, y, rounds, "pytorch eager" in contenders)
         _write_json(args.json, extras)
         return 0
-    print(f"# {len(X)} real MNIST training digits per round, {rounds} rounds, interleaved; medians")
-    times = time_training(X, y, configs, contenders, rounds, rng)
+    max_steps = args.max_steps or (2000 if args.quick else None)
+    print(f"# real MNIST training digits, one shuffled epoch of {len(X)} per round (at most "
+          f"{max_steps or 2000} steps{'' if max_steps else ' at batch 1'}), {rounds} rounds, interleaved; medians")
+    times = {}
+    for key in configs:  # one configuration at a time: batch 1's step cap differs
+        steps = max_steps or (2000 if key[1] == 1 else None)
+        times.update(time_training(X, y, [key], contenders, rounds, rng, max_steps=steps))
 
     rows = []
-    header = f"{'network':<16}{'batch':>6} {'dtype':<8} {'contender':<18}{'us/step':>10}{'samples/s':>12}{'ratio':>8}"
+    header = (f"{'network':<20}{'batch':>6} {'dtype':<8} {'contender':<24}{'us/step':>10}{'min-max':>18}"
+              f"{'samples/s':>12}{'ratio':>8}")
     print(header)
     print("-" * len(header))
     for key in configs:
         net, batch, dtype = key
-        base = statistics.median(times[key + ("numpy (baseline)",)])
-        for name in contenders:
-            t = statistics.median(times[key + (name,)])
+        base = statistics.median(times[key + (BASELINE,)])
+        for name in contenders_for(net, contenders):
+            ts = times[key + (name,)]
+            t = statistics.median(ts)
             row = {"network": net, "batch": batch, "dtype": np.dtype(dtype).name, "contender": name,
-                   "us_per_step": t * 1e6, "samples_per_s": batch / t, "ratio": t / base}
+                   "us_per_step": t * 1e6, "min_us": min(ts) * 1e6, "max_us": max(ts) * 1e6,
+                   "samples_per_s": batch / t, "ratio": t / base}
+            compile_s = COMPILE_SECONDS.get((net, batch, row["dtype"])) if name == "jax jit" else None
+            if compile_s is not None:
+                row["compile_s"] = compile_s
             rows.append(row)
-            print(f"{net:<16}{batch:>6} {row['dtype']:<8} {name:<18}{t * 1e6:>10.1f}{batch / t:>12,.0f}{t / base:>8.2f}")
+            spread = f"{min(ts) * 1e6:.1f}-{max(ts) * 1e6:.1f}"
+            print(f"{net:<20}{batch:>6} {row['dtype']:<8} {name:<24}{t * 1e6:>10.1f}{spread:>18}"
+                  f"{batch / t:>12,.0f}{t / base:>8.2f}")
+    compiles = {k: v for k, v in COMPILE_SECONDS.items() if any(c[:2] == k[:2] for c in configs)}
+    if compiles:
+        print("# jax jit: first call per shape (trace + compile), not in the times above: "
+              + ", ".join(f"{n} B={b} {s:.2f} s" for (n, b, _), s in compiles.items()))
+    extras = {"fixed_and_marginal": _print_fixed_and_marginal(rows)}
 
-    extras = {"eval_samples_per_s": eval_throughput(X_test, rounds)}
-    for name, rate in extras["eval_samples_per_s"].items():
-        print(f"# eval 784-30-10 over {len(X_test)} test digits, {name}: {rate:,.0f} samples/s")
-    extras["fashion_60k_load_s"] = fashion_load_seconds()
-    print("# read 60k Fashion-MNIST IDX images: " + (f"{extras['fashion_60k_load_s']:.2f} s"
-          if extras["fashion_60k_load_s"] is not None else "skipped (apt-get install dataset-fashion-mnist)"))
-    epochs = 2 if args.quick else 5
-    after, peak = memory_over_epochs(X, y, epochs)
-    extras["traced_mb_after_each_epoch"], extras["traced_peak_mb"] = after, peak
-    print(f"# memory (tracemalloc) after each of {epochs} epochs, MB: "
-          + ", ".join(f"{m:.2f}" for m in after) + f"; peak {peak:.2f} MB")
-    if args.only is None:
+    if args.quick or args.full:
+        extras["eval_samples_per_s"] = eval_throughput(X_test, rounds)
+        for name, rate in extras["eval_samples_per_s"].items():
+            print(f"# eval 784-30-10 over {len(X_test)} test digits, {name}: {rate:,.0f} samples/s")
+        extras["fashion_60k_load_s"] = fashion_load_seconds()
+        print("# read 60k Fashion-MNIST IDX images: " + (f"{extras['fashion_60k_load_s']:.2f} s"
+              if extras["fashion_60k_load_s"] is not None else "skipped (apt-get install dataset-fashion-mnist)"))
+        epochs = 2 if args.quick else 5
+        after, peak = memory_over_epochs(X, y, epochs)
+        extras["traced_mb_after_each_epoch"], extras["traced_peak_mb"] = after, peak
+        print(f"# memory (tracemalloc) after each of {epochs} epochs, MB: "
+              + ", ".join(f"{m:.2f}" for m in after) + f"; peak {peak:.2f} MB")
+    if args.only is None and args.full:
         extras.update(run_conv_section(X, y, rounds, "pytorch eager" in contenders))
     _write_json(args.json, {"rows": rows, **extras})
     return 0
+
+
+def _print_fixed_and_marginal(rows) -> list:
+    """Print and return, per network, dtype and contender, the fixed cost of a step and the
+    marginal cost of a sample (``fixed_and_marginal`` over the batch sizes timed)."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["network"], r["dtype"], r["contender"]), {})[r["batch"]] = r["us_per_step"]
+    out = []
+    for (net, dtype, name), by_batch in groups.items():
+        fit = fixed_and_marginal(by_batch)
+        if fit is None:
+            continue
+        if not out:
+            print(f"# t(B) = fixed + B x marginal, fitted over batches {', '.join(map(str, by_batch))} "
+                  f"(least squares on relative error)")
+            print(f"{'network':<20} {'dtype':<8} {'contender':<24}{'fixed us':>10}{'us/sample':>11}")
+        out.append({"network": net, "dtype": dtype, "contender": name, "fixed_us": fit[0], "marginal_us": fit[1]})
+        print(f"{net:<20} {dtype:<8} {name:<24}{fit[0]:>10.1f}{fit[1]:>11.2f}")
+    return out
 
 
 def _write_json(path, results: dict) -> None:

@@ -154,17 +154,15 @@ class Visit:
     edges: List[Edge]
 
 
-def _check_versions(node: Node) -> None:
-    """Refuse to backprop through an op whose saved parameter was changed in place since."""
-    for i, counter, count in node.versions:
-        if counter.count != count:
-            p = node.inputs[i]
-            what = f"'{p.name}' " if getattr(p, "name", None) else ""
-            raise RuntimeError(
-                f"backward: input {i} of '{node.name}', the parameter {what}{fmt_shape(p.data.shape)}, was "
-                f"modified in place after '{node.name}' used it (its data was written {counter.count - count} "
-                f"time(s) since), so the gradient would be wrong; change parameters only after backward "
-                f"(optimizer.step()), or run the forward pass again")
+def _stale_parameter(node: Node, i: int, counter, count: int) -> RuntimeError:
+    """The error for an op whose saved parameter (input i) was changed in place since it ran."""
+    p = node.inputs[i]
+    what = f"'{p.name}' " if getattr(p, "name", None) else ""
+    return RuntimeError(
+        f"backward: input {i} of '{node.name}', the parameter {what}{fmt_shape(p.data.shape)}, was "
+        f"modified in place after '{node.name}' used it (its data was written {counter.count - count} "
+        f"time(s) since), so the gradient would be wrong; change parameters only after backward "
+        f"(optimizer.step()), or run the forward pass again")
 
 
 def _fit(r: np.ndarray, parent, node: Node, index: int) -> np.ndarray:
@@ -202,8 +200,10 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
         if node.vjps is None:
             raise RuntimeError(f"backward: the graph through '{node.name}' was freed by an earlier "
                                f"backward(); pass retain_graph=True to that call to backprop twice")
-        if node.versions is not None:
-            _check_versions(node)
+        if node.versions is not None:  # refuse a parameter changed in place since the op used it
+            for i, counter, count in node.versions:
+                if counter.count != count:
+                    raise _stale_parameter(node, i, counter, count)
         visited.append(node)
         g = grads.pop(t)
         if node.retain:

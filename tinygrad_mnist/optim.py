@@ -11,6 +11,21 @@ import numpy as np
 from .tensor import Tensor, updatable
 
 
+_SCALARS = {}  # (value, dtype) -> the value as a 0-d array of that dtype
+
+
+def _scalar(value: float, dtype) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``, cached (learning rates repeat)."""
+    key = (value, dtype)
+    a = _SCALARS.get(key)
+    if a is None:
+        if len(_SCALARS) >= 256:  # a schedule makes new rates every epoch: don't grow without bound
+            _SCALARS.clear()
+        a = _SCALARS[key] = np.array(value, dtype)
+        a.flags.writeable = False
+    return a
+
+
 class Optimizer:
     """Base class: holds the parameter list; ``zero_grad()`` clears their gradients."""
 
@@ -50,15 +65,24 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: weight_decay must be >= 0, got {weight_decay}")
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
         self._velocity = [None] * len(self.params)
+        self._scratch = [None] * len(self.params)  # lr * g lands here: no temporary per step
 
     def step(self) -> None:
         """Update every parameter in place from its ``.grad``."""
         lr = self.lr
         if not self.momentum and not self.weight_decay:  # plain SGD: the benchmarked hot path
-            for p in self.params:
-                if p.grad is not None:
-                    d = updatable(p)
-                    d -= lr * p.grad
+            scratch = self._scratch
+            for i, p in enumerate(self.params):
+                g = p.grad
+                if g is None:
+                    continue
+                s = scratch[i]
+                if s is None or s.shape != g.shape or s.dtype != g.dtype:
+                    s = scratch[i] = np.empty_like(g)
+                # lr as a 0-d array of g's dtype: a ufunc converts a Python float on every call
+                np.multiply(g, _scalar(lr, g.dtype), out=s)  # p.grad stays as backward left it
+                d = updatable(p)
+                d -= s
             return
         for i, p in enumerate(self.params):
             g = p.grad

@@ -173,14 +173,14 @@ class Tensor:
             y = Tensor.apply(softplus, t)
             gradcheck(lambda t: Tensor.apply(softplus, t), np.random.randn(3, 4))
         """
-        arrays, parents = [], []
+        arrays = []
+        parents = inputs  # becomes a list with None for each constant, if there is one
         record = False
         depth = 0
         versions = None
         for i, x in enumerate(inputs):
             if isinstance(x, Tensor):
                 d = x.data
-                parents.append(x)
                 if x.requires_grad:
                     record = True
                     node = x.node
@@ -190,16 +190,20 @@ class Tensor:
                     elif mode.grad:  # a parameter: remember how often it was written so far
                         if type(d) is not TrackedArray:
                             d = _track(x)
-                        if d._version is not None:
+                        counter = d._version
+                        if counter is not None:
                             if versions is None:
-                                versions = []
-                            versions.append((i, d._version, d._version.count))
+                                versions = [(i, counter, counter.count)]
+                            else:
+                                versions.append((i, counter, counter.count))
                 if type(d) is TrackedArray:
                     d = d._plain if d._plain is not None else d.view(np.ndarray)
                 arrays.append(d)
             else:
                 arrays.append(x)
-                parents.append(None)
+                if parents is inputs:
+                    parents = list(inputs)
+                parents[i] = None
         name = getattr(op, "__name__", "op")
         try:
             result = op(*arrays, **settings)
@@ -238,7 +242,7 @@ class Tensor:
                 raise TypeError(f"{name}: returned {got} for {len(inputs)} inputs; an op returns a tuple "
                                 f"with one VJP per input (None where there is no gradient)")
             t.requires_grad = True
-            t.node = Node(op, tuple(parents), vjps, depth, site, versions)
+            t.node = Node(op, parents if parents is inputs else tuple(parents), vjps, depth, site, versions)
         # else nothing recorded: a leaf, like PyTorch's results under no_grad, so setting
         # requires_grad on it later makes a proper parameter
         return t

@@ -15,16 +15,37 @@ def _is_labels(target) -> bool:
 
 
 def _check_labels(op, a, labels):
-    """Integer labels must be (B,) with values in [0, C) for predictions (B, C)."""
+    """Integer labels must be (B,) for predictions (B, C); returns them ready for indexing.
+
+    Their range [0, C) costs no pass over them: signed labels are returned viewed as unsigned
+    (free), so a negative label, which NumPy would silently wrap to the last classes, becomes a
+    huge index and the caller's ``a[rows, labels]`` raises IndexError like a label >= C does;
+    the caller turns that into ``_label_range_error``.
+    """
     if a.ndim != 2 or labels.shape != (a.shape[0],):
         hint = ("; integer targets are class labels: pass one-hot rows as floats "
                 "(y.astype(np.float32))") if labels.shape == a.shape else ""
         raise ShapeError(f"{op}: predictions {_fmt(a.shape)} with integer labels {_fmt(labels.shape)}: "
                          f"expected predictions (B,C) and labels (B,){hint}")
-    # Labels >= C make the caller's a[rows, labels] raise IndexError (see _label_range_error),
-    # so only negatives, which NumPy would silently wrap, cost a reduction here.
-    if labels.dtype.kind == "i" and labels.size and labels.min() < 0:
-        raise _label_range_error(op, a, labels)
+    unsigned = _UNSIGNED.get(labels.dtype)
+    return labels if unsigned is None else labels.view(unsigned)
+
+
+_UNSIGNED = {np.dtype(t): np.dtype(t.replace("i", "u")) for t in ("<i1", "<i2", "<i4", "<i8", ">i2", ">i4", ">i8")}
+
+
+_ROWS = {}  # batch size -> np.arange(B), read-only: every labelled loss of that batch shares it
+
+
+def _rows(B: int) -> np.ndarray:
+    """np.arange(B) (B,), cached: the row indices that pair each sample with its label."""
+    r = _ROWS.get(B)
+    if r is None:
+        if len(_ROWS) >= 64:  # a few sizes repeat in training; don't grow without bound
+            _ROWS.clear()
+        r = _ROWS[B] = np.arange(B)
+        r.flags.writeable = False
+    return r
 
 
 def _label_range_error(op, a, labels) -> ValueError:
@@ -49,10 +70,10 @@ def _check_target(op, what, a, target, expected=""):
 def _minus_target(op, a, target):
     """a - y, where integer labels stand for one-hot rows (indexed, no one-hot matrix built)."""
     if _is_labels(target):
-        _check_labels(op, a, target)
+        index = _check_labels(op, a, target)
         diff = a.copy()
         try:
-            diff[np.arange(a.shape[0]), target] -= 1
+            diff[_rows(a.shape[0]), index] -= 1
         except IndexError:
             raise _label_range_error(op, a, target) from None
         return diff
@@ -70,33 +91,37 @@ def softmax_cross_entropy(logits, target):
     if logits.ndim != 2:
         raise ShapeError(f"softmax_cross_entropy: logits must be (B,C), got {_fmt(logits.shape)}")
     B = logits.shape[0]
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
+    e = logits - logits.max(axis=1)[:, None]  # shifted: the largest logit of a row is 0
     if _is_labels(target):
-        _check_labels("softmax_cross_entropy", logits, target)
-        rows = np.arange(B)
+        index = _check_labels("softmax_cross_entropy", logits, target)
+        r = _rows(B)
         try:
-            picked = shifted[rows, target]
+            picked = e[r, index]
         except IndexError:
             raise _label_range_error("softmax_cross_entropy", logits, target) from None
+        np.exp(e, out=e)  # the shifted logits are not needed again: exponentiate in place
+        total = np.add.reduce(e, axis=1)
         # -log softmax at the label = log(total) - shifted[label]: B numbers, so the full
-        # (B, C) log-softmax is never formed: a fifth of the forward at MNIST sizes
-        loss = (np.log(total).sum() - picked.sum()) / B
+        # (B, C) log-softmax is never formed
+        nll = np.log(total)
+        nll -= picked
+        loss = np.add.reduce(nll) / B
 
         def vjp(g):
-            d = e / total
-            d[rows, target] -= 1.0  # (softmax - onehot) without building the one-hot matrix
-            d *= g / B
+            d = e * (g / (total * B))[:, None]  # softmax / B, scaled by the incoming g
+            # minus onehot * g / B, without building the one-hot matrix; the labels were checked
+            # above, so their flat positions r * C + label are in their rows
+            d.reshape(-1)[r * logits.shape[1] + target] -= g / B
             return d
         return np.asarray(loss, dtype=logits.dtype), (vjp, None)
-    logp = shifted
-    logp -= np.log(total)  # shifted is our own temporary: reuse it for log-probabilities
+    total = np.exp(e).sum(axis=1, keepdims=True)
+    logp = e
+    logp -= np.log(total)  # e is our own temporary: reuse it for log-probabilities
     _check_target("softmax_cross_entropy", "logits", logits, target,
                   "integer labels (B,) or probabilities (B,C)")
     loss = -(target * logp).sum() / B
     return np.asarray(loss, dtype=logits.dtype), (
-        lambda g: (e / total * target.sum(axis=1, keepdims=True) - target) * (g / B),
+        lambda g: (np.exp(logp) * target.sum(axis=1, keepdims=True) - target) * (g / B),
         lambda g: logp * (-g / B))
 softmax_cross_entropy.formulas = ("{g.scale}(softmax({logits.name}) - y) {logits.shape} / B",
                                  "{g.scale}-log_softmax({logits.name}) {logits.shape} / B")
