@@ -276,7 +276,8 @@ def make_sklearn(sizes, activation, dtype, batch=None):
                         solver="sgd", learning_rate_init=LR, momentum=0.0, nesterovs_momentum=False, alpha=0.0,
                         batch_size=batch or 1, shuffle=False, random_state=0)
     classes = np.arange(sizes[-1])
-    clf.partial_fit(np.zeros((len(classes), sizes[0]), dtype), classes, classes=classes)  # builds its arrays
+    n = max(batch or 1, len(classes))  # at least one batch: a smaller first call warns
+    clf.partial_fit(np.zeros((n, sizes[0]), dtype), np.resize(classes, n), classes=classes)  # builds its arrays
     clf.coefs_ = [W.T.copy() for W in weights]
     clf.intercepts_ = [b.copy() for b in biases]
 

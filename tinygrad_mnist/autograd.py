@@ -210,7 +210,7 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
             done[t] = g
         edges = [] if trace is not None else None
         for i, (parent, vjp) in enumerate(zip(node.inputs, node.vjps)):
-            if parent is None or vjp is None or not parent.requires_grad:
+            if vjp is None or parent is None or not parent.requires_grad:
                 continue
             r = vjp(g)
             if anomaly:
@@ -219,9 +219,9 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
                     raise AnomalyError(node.name, "backward", f"{node.name}: backward gave a gradient "
                                        f"with {bad} for input {i} {fmt_shape(parent.data.shape)}",
                                        node.site or "a place not recorded (created outside detect_anomaly)")
-            pdata = parent.data
             if type(r) is not np.ndarray:
                 r = np.asarray(r)
+            pdata = parent.data
             raw = r.shape
             if raw != pdata.shape:
                 r = _fit(r, parent, node, i)
@@ -233,16 +233,18 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
                 prev = done.get(parent)
                 if prev is not None:
                     done[parent] = prev + r
-                elif r is g or r.base is not None:
-                    done[parent] = r.copy()  # .grad must own its memory: users clip it in place
-                else:
+                elif r.base is None and r is not g:
                     done[parent] = r
-            elif parent in grads:
-                grads[parent] = grads[parent] + r
+                else:
+                    done[parent] = r.copy()  # .grad must own its memory: users clip it in place
             else:
-                grads[parent] = r
-                tiebreak += 1
-                heappush(heap, (-parent.node.depth, tiebreak, parent))
+                prev = grads.get(parent)
+                if prev is not None:
+                    grads[parent] = prev + r
+                else:
+                    grads[parent] = r
+                    tiebreak += 1
+                    heappush(heap, (-parent.node.depth, tiebreak, parent))
         if trace is not None:
             trace.append(Visit(t, g, edges))
     if free:

@@ -72,15 +72,17 @@ class SGD(Optimizer):
         lr = self.lr
         if not self.momentum and not self.weight_decay:  # plain SGD: the benchmarked hot path
             scratch = self._scratch
+            dtype = rate = None
             for i, p in enumerate(self.params):
                 g = p.grad
                 if g is None:
                     continue
+                if g.dtype is not dtype:  # lr as a 0-d array of g's dtype: a ufunc would convert
+                    dtype, rate = g.dtype, _scalar(lr, g.dtype)  # a Python float on every call
                 s = scratch[i]
-                if s is None or s.shape != g.shape or s.dtype != g.dtype:
+                if s is None or s.shape != g.shape or s.dtype != dtype:
                     s = scratch[i] = np.empty_like(g)
-                # lr as a 0-d array of g's dtype: a ufunc converts a Python float on every call
-                np.multiply(g, _scalar(lr, g.dtype), out=s)  # p.grad stays as backward left it
+                np.multiply(g, rate, out=s)  # p.grad stays as backward left it
                 d = updatable(p)
                 d -= s
             return

@@ -204,10 +204,10 @@ class Tensor:
                 if parents is inputs:
                     parents = list(inputs)
                 parents[i] = None
-        name = getattr(op, "__name__", "op")
         try:
             result = op(*arrays, **settings)
         except ValueError as e:
+            name = getattr(op, "__name__", "op")
             if isinstance(e, ShapeError) or str(e).startswith(name + ":"):
                 raise  # the op's own check already names it
             # NumPy's own errors ("operands could not be broadcast...") do not name our op
@@ -216,12 +216,14 @@ class Tensor:
                 raise ShapeError(ops.broadcast_message(name, *shapes)) from e
             raise ShapeError(f"{name}: {' and '.join(map(_fmt, shapes))}: {e}") from e
         except TypeError as e:
+            name = getattr(op, "__name__", "op")
             if str(e).startswith(name + ":"):
                 raise
             # e.g. a string constant: "ufunc 'add' did not contain a loop..." names no op
             kinds = " and ".join(_describe(a) for a in arrays)
             raise TypeError(f"{name}: {kinds}: {e}") from e
         if type(result) is not tuple or len(result) != 2:
+            name = getattr(op, "__name__", "op")
             raise TypeError(f"{name}: an op must return (output, vjps), got {type(result).__name__}")
         out, vjps = result
         t = Tensor.__new__(Tensor)
@@ -233,11 +235,13 @@ class Tensor:
             site = user_site()
             bad = bad_values(t.data)
             if bad:
+                name = getattr(op, "__name__", "op")
                 shapes = ", ".join(_fmt(np.shape(a)) for a in arrays)
                 raise AnomalyError(name, "forward", f"{name}: forward output {_fmt(t.data.shape)} "
                                    f"contains {bad} (inputs {shapes})", site)
         if record and mode.grad:
             if type(vjps) is not tuple or len(vjps) != len(inputs):
+                name = getattr(op, "__name__", "op")
                 got = f"{len(vjps)} VJPs" if isinstance(vjps, tuple) else f"a {type(vjps).__name__}"
                 raise TypeError(f"{name}: returned {got} for {len(inputs)} inputs; an op returns a tuple "
                                 f"with one VJP per input (None where there is no gradient)")

@@ -58,7 +58,8 @@ class Linear(Module):
         self.bias = Tensor(b, requires_grad=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim == 0 or x.shape[-1] != self.n_in:
+        shape = x.data.shape
+        if not shape or shape[-1] != self.n_in:
             raise ShapeError(f"{self!r} got input of shape {fmt_shape(x.shape)}; expected (B,{self.n_in}) "
                              f"(a batch of rows with {self.n_in} features each)")
         return Tensor.apply(ops.linear, x, self.weight, self.bias)
