@@ -150,14 +150,24 @@ def log(x):
 log.formulas = ("{g} / {x}",)
 
 
-_ONES = {}  # dtype -> 1 as a 0-d array of it: a ufunc takes it without converting a Python float
+_CONSTANTS = {}  # (value, dtype) -> value as a 0-d array: a ufunc takes it without converting a Python number
+
+
+def _constant(value: int, dtype) -> np.ndarray:
+    key = (value, dtype)
+    c = _CONSTANTS.get(key)
+    if c is None:
+        c = _CONSTANTS[key] = np.array(value, dtype)
+        c.flags.writeable = False
+    return c
 
 
 def _one(dtype) -> np.ndarray:
-    one = _ONES.get(dtype)
-    if one is None:
-        one = _ONES[dtype] = np.ones((), dtype)
-    return one
+    return _constant(1, dtype)
+
+
+def _zero(dtype) -> np.ndarray:
+    return _constant(0, dtype)
 
 
 def sigmoid(x):
@@ -201,7 +211,8 @@ tanh.role = "activation"
 
 def relu(x):
     """y = max(x, 0). dL/dx = g where x > 0, else 0 (the subgradient 0 at x = 0)."""
-    return np.maximum(x, 0), (lambda g: g * (x > 0),)
+    zero = _zero(x.dtype)
+    return np.maximum(x, zero), (lambda g: np.multiply(g, x > zero),)
 relu.formulas = ("{g} * ({x.name} > 0) {x.shape}",)
 relu.role = "activation"
 

@@ -15,23 +15,25 @@ def _is_labels(target) -> bool:
 
 
 def _check_labels(op, a, labels):
-    """Integer labels must be (B,) for predictions (B, C); returns them ready for indexing.
+    """Integer labels must be (B,) with values in [0, C) for predictions (B, C); returns them as
+    np.intp (no copy for int64 labels), ready to index with.
 
-    Their range [0, C) costs no pass over them: signed labels are returned viewed as unsigned
-    (free), so a negative label, which NumPy would silently wrap to the last classes, becomes a
-    huge index and the caller's ``a[rows, labels]`` raises IndexError like a label >= C does;
-    the caller turns that into ``_label_range_error``.
+    One pass at most: signed labels are checked for negatives (NumPy would silently wrap them
+    to the last classes); labels >= C make the caller's ``a[rows, labels]`` raise IndexError,
+    which it turns into ``_label_range_error``. Unsigned labels need no pass, except 64-bit
+    ones, whose values past 2**63 would wrap when NumPy casts them to its index type.
     """
     if a.ndim != 2 or labels.shape != (a.shape[0],):
         hint = ("; integer targets are class labels: pass one-hot rows as floats "
                 "(y.astype(np.float32))") if labels.shape == a.shape else ""
         raise ShapeError(f"{op}: predictions {_fmt(a.shape)} with integer labels {_fmt(labels.shape)}: "
                          f"expected predictions (B,C) and labels (B,){hint}")
-    unsigned = _UNSIGNED.get(labels.dtype)
-    return labels if unsigned is None else labels.view(unsigned)
-
-
-_UNSIGNED = {np.dtype(t): np.dtype(t.replace("i", "u")) for t in ("<i1", "<i2", "<i4", "<i8", ">i2", ">i4", ">i8")}
+    kind = labels.dtype.kind
+    if labels.size and (kind == "i" or labels.dtype.itemsize == 8):
+        signed = labels if kind == "i" else labels.view(labels.dtype.str.replace("u", "i"))
+        if np.minimum.reduce(signed) < 0:
+            raise _label_range_error(op, a, labels)
+    return labels.astype(np.intp, copy=False)
 
 
 _ROWS = {}  # batch size -> np.arange(B), read-only: every labelled loss of that batch shares it
@@ -111,7 +113,7 @@ def softmax_cross_entropy(logits, target):
             d = e * (g / (total * B))[:, None]  # softmax / B, scaled by the incoming g
             # minus onehot * g / B, without building the one-hot matrix; the labels were checked
             # above, so their flat positions r * C + label are in their rows
-            d.reshape(-1)[r * logits.shape[1] + target] -= g / B
+            d.reshape(-1)[r * logits.shape[1] + index] -= g / B
             return d
         return np.asarray(loss, dtype=logits.dtype), (vjp, None)
     total = np.exp(e).sum(axis=1, keepdims=True)
