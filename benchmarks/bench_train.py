@@ -748,6 +748,8 @@ def _main(args, n_threads: int) -> int:
         print(f"# pytorch {torch.__version__}, {torch.get_num_threads()} threads")
     if "jax jit" in contenders:
         import jax
+        if any(np.dtype(c[2]) == np.float64 for c in configs):
+            jax.config.update("jax_enable_x64", True)  # else JAX silently runs float64 rows in float32
         print(f"# jax {jax.__version__} on {jax.devices()[0].platform}, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
     if "scikit-learn" in contenders:
         import sklearn

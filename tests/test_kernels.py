@@ -98,9 +98,10 @@ def test_a_label_past_the_last_class_is_refused_and_the_row_index_cache_is_read_
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\).*from 0 to 3"):
         ops.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 3]))
     from tinygrad_mnist.ops.losses import _rows
-    r = _rows(7)
-    assert r is _rows(7) and not r.flags.writeable
-    np.testing.assert_array_equal(r, np.arange(7))
+    rows, offsets = _rows(7, 3)
+    assert _rows(7, 3)[0] is rows and not rows.flags.writeable and not offsets.flags.writeable
+    np.testing.assert_array_equal(rows, np.arange(7))
+    np.testing.assert_array_equal(offsets, 3 * np.arange(7))
 
 
 def test_softmax_cross_entropy_vjp_scales_with_g_and_matches_the_one_hot_formula():

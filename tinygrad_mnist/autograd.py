@@ -174,6 +174,35 @@ def _fit(r: np.ndarray, parent, node: Node, index: int) -> np.ndarray:
                          f"{fmt_shape(r.shape)}, but that input has shape {fmt_shape(parent.data.shape)}") from None
 
 
+def _conform(r, parent, node: Node, index: int) -> np.ndarray:
+    """A VJP's result as an ndarray of its input's shape (summed back where the op broadcast
+    it) and dtype."""
+    r = np.asarray(r)
+    pdata = parent.data
+    if r.shape != pdata.shape:
+        r = _fit(r, parent, node, index)
+    if r.dtype != pdata.dtype:
+        r = r.astype(pdata.dtype)
+    return r
+
+
+def _instrumented(r, parent, node: Node, index: int, anomaly: bool, edges: Optional[list]) -> np.ndarray:
+    """``_conform`` under detect_anomaly (refuse NaN/Inf, naming the op) or a trace (record the
+    Edge): the walk's slow path, with the hot path's arithmetic."""
+    if anomaly:
+        bad = bad_values(r)
+        if bad:
+            raise AnomalyError(node.name, "backward", f"{node.name}: backward gave a gradient "
+                               f"with {bad} for input {index} {fmt_shape(parent.data.shape)}",
+                               node.site or "a place not recorded (created outside detect_anomaly)")
+    raw = np.shape(r)
+    r = _conform(r, parent, node, index)
+    if edges is not None:
+        shape = parent.data.shape
+        edges.append(Edge(index, parent, raw, r, summed_axes(raw, shape) if raw != shape else ()))
+    return r
+
+
 def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Visit]] = None) -> Dict[object, np.ndarray]:
     """THE backward pass: send ``seed`` = dL/d(root) back through ``root``'s recorded graph.
 
@@ -189,6 +218,7 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
     topological order, found in the same single pass, iteratively (a 100,000-op chain is fine).
     """
     anomaly = mode.anomaly
+    instrumented = anomaly or trace is not None
     grads = {root: seed}      # pending gradients of recorded (non-leaf) tensors
     done = {}                 # finished gradients of leaves (and retained intermediates)
     heap = [(-root.node.depth, 0, root)]
@@ -213,22 +243,10 @@ def walk(root, seed: np.ndarray, *, free: bool = False, trace: Optional[List[Vis
             if vjp is None or parent is None or not parent.requires_grad:
                 continue
             r = vjp(g)
-            if anomaly:
-                bad = bad_values(r)
-                if bad:
-                    raise AnomalyError(node.name, "backward", f"{node.name}: backward gave a gradient "
-                                       f"with {bad} for input {i} {fmt_shape(parent.data.shape)}",
-                                       node.site or "a place not recorded (created outside detect_anomaly)")
-            if type(r) is not np.ndarray:
-                r = np.asarray(r)
-            pdata = parent.data
-            raw = r.shape
-            if raw != pdata.shape:
-                r = _fit(r, parent, node, i)
-            if r.dtype != pdata.dtype:
-                r = r.astype(pdata.dtype)
-            if edges is not None:
-                edges.append(Edge(i, parent, raw, r, summed_axes(raw, pdata.shape) if raw != pdata.shape else ()))
+            if instrumented:  # detect_anomaly or a trace: the same arithmetic, checked and recorded
+                r = _instrumented(r, parent, node, i, anomaly, edges)
+            elif type(r) is not np.ndarray or r.shape != parent.data.shape or r.dtype != parent.data.dtype:
+                r = _conform(r, parent, node, i)
             if parent.node is None:  # a leaf: the chain rule ends here
                 prev = done.get(parent)
                 if prev is not None:

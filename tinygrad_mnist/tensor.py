@@ -52,14 +52,19 @@ class TrackedArray(np.ndarray):
         self._plain = None
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-        args = [a.view(np.ndarray) if isinstance(a, TrackedArray) else a for a in inputs]
+        # (the hand-written update ``w.data -= lr * w.grad`` comes through here: kept lean)
+        args = [_untracked(a) if isinstance(a, TrackedArray) else a for a in inputs]
+        call = ufunc if method == "__call__" else getattr(ufunc, method)
         if out is None:
-            return getattr(ufunc, method)(*args, **kwargs)
+            return call(*args, **kwargs)
+        plain_out = []
         for o in out:
-            if isinstance(o, TrackedArray) and o._version is not None:
-                o._version.count += 1
-        kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, TrackedArray) else o for o in out)
-        getattr(ufunc, method)(*args, **kwargs)
+            if isinstance(o, TrackedArray):
+                if o._version is not None:
+                    o._version.count += 1
+                o = _untracked(o)
+            plain_out.append(o)
+        call(*args, out=tuple(plain_out), **kwargs)
         return out[0] if len(out) == 1 else out  # `w.data -= g` must rebind to the same array
 
     def __setitem__(self, index, value):
@@ -71,6 +76,12 @@ class TrackedArray(np.ndarray):
         if self._version is not None:
             self._version.count += 1
         self.view(np.ndarray).fill(value)
+
+
+def _untracked(a: TrackedArray) -> np.ndarray:
+    """The same memory as a plain ndarray (the cached one of a parameter's own array)."""
+    plain = a._plain
+    return plain if plain is not None else a.view(np.ndarray)
 
 
 def _track(t: "Tensor") -> TrackedArray:

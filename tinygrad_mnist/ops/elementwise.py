@@ -50,6 +50,8 @@ def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
+    if extra > 0 and g.shape[extra:] == shape:  # only leading axes added (a bias): one reduction
+        return np.add.reduce(g, axis=0 if extra == 1 else tuple(range(extra)))
     if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, g.shape[extra:])):
         raise ShapeError(f"unbroadcast: a gradient of shape {_fmt(g.shape)} cannot belong "
                          f"to an input of shape {_fmt(shape)}")

@@ -36,17 +36,21 @@ def _check_labels(op, a, labels):
     return labels.astype(np.intp, copy=False)
 
 
-_ROWS = {}  # batch size -> np.arange(B), read-only: every labelled loss of that batch shares it
+_ROWS = {}  # (B, C) -> (np.arange(B), np.arange(B) * C), read-only: every labelled loss of that shape shares them
 
 
-def _rows(B: int) -> np.ndarray:
-    """np.arange(B) (B,), cached: the row indices that pair each sample with its label."""
-    r = _ROWS.get(B)
+def _rows(B: int, C: int = 1) -> tuple:
+    """(rows (B,), row offsets (B,)) = (np.arange(B), np.arange(B) * C), cached: the row of each
+    sample's label, and where that row starts in the flattened (B, C) predictions."""
+    key = (B, C)
+    r = _ROWS.get(key)
     if r is None:
-        if len(_ROWS) >= 64:  # a few sizes repeat in training; don't grow without bound
+        if len(_ROWS) >= 64:  # a few shapes repeat in training; don't grow without bound
             _ROWS.clear()
-        r = _ROWS[B] = np.arange(B)
-        r.flags.writeable = False
+        rows = np.arange(B)
+        r = _ROWS[key] = (rows, rows * C)
+        for a in r:
+            a.flags.writeable = False
     return r
 
 
@@ -75,7 +79,7 @@ def _minus_target(op, a, target):
         index = _check_labels(op, a, target)
         diff = a.copy()
         try:
-            diff[_rows(a.shape[0]), index] -= 1
+            diff[_rows(a.shape[0])[0], index] -= 1
         except IndexError:
             raise _label_range_error(op, a, target) from None
         return diff
@@ -92,11 +96,11 @@ def softmax_cross_entropy(logits, target):
     """
     if logits.ndim != 2:
         raise ShapeError(f"softmax_cross_entropy: logits must be (B,C), got {_fmt(logits.shape)}")
-    B = logits.shape[0]
-    e = logits - logits.max(axis=1)[:, None]  # shifted: the largest logit of a row is 0
+    B, C = logits.shape
+    e = logits - np.maximum.reduce(logits, axis=1)[:, None]  # shifted: a row's largest logit is 0
     if _is_labels(target):
         index = _check_labels("softmax_cross_entropy", logits, target)
-        r = _rows(B)
+        r, offsets = _rows(B, C)
         try:
             picked = e[r, index]
         except IndexError:
@@ -110,10 +114,11 @@ def softmax_cross_entropy(logits, target):
         loss = np.add.reduce(nll) / B
 
         def vjp(g):
-            d = e * (g / (total * B))[:, None]  # softmax / B, scaled by the incoming g
+            gB = g / B
+            d = e * (gB / total)[:, None]  # softmax * g / B
             # minus onehot * g / B, without building the one-hot matrix; the labels were checked
-            # above, so their flat positions r * C + label are in their rows
-            d.reshape(-1)[r * logits.shape[1] + index] -= g / B
+            # above, so their flat positions (row offset + label) are in their rows
+            d.reshape(-1)[offsets + index] -= gB
             return d
         return np.asarray(loss, dtype=logits.dtype), (vjp, None)
     total = np.exp(e).sum(axis=1, keepdims=True)
