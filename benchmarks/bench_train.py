@@ -117,6 +117,8 @@ def sgd_update(weights, biases, grads, lr=LR):
 
 
 # ---------------------------------------------------------------- contenders: make(sizes, activation, dtype, batch) -> step(xb, yb)
+# Every step also has step.params(): its current [(W (n_out, n_in), b (n_out,))] as arrays, so
+# tests/test_benchmarks.py can check that all contenders compute the same update.
 def make_numpy_inline(sizes, activation, dtype, batch=None):
     """The baseline: the tightest hand-written NumPy step we can write, the floor to measure
     against: in-place activations and softmax, no checks, no one-hot matrix, the outer
@@ -146,6 +148,7 @@ def make_numpy_inline(sizes, activation, dtype, batch=None):
             if i > 0:
                 delta = act_back(delta @ weights[i], acts[i])
         sgd_update(weights, biases, grads)
+    step.params = lambda: list(zip(weights, biases))
     return step
 
 
@@ -157,6 +160,7 @@ def make_numpy(sizes, activation, dtype, batch=None):
     def step(xb, yb):
         nabla_w, nabla_b = manual.backprop(weights, biases, xb, yb, cost="cross_entropy")
         manual.sgd_step(weights, biases, nabla_w, nabla_b, LR)
+    step.params = lambda: list(zip(weights, biases))
     return step
 
 
@@ -170,6 +174,7 @@ def make_textbook_loop(sizes, activation, dtype, batch=None):
         for W, b, gw, gb in zip(weights, columns, nabla_w, nabla_b):
             W -= LR * gw
             b -= LR * gb
+    step.params = lambda: [(W, b[:, 0]) for W, b in zip(weights, columns)]
     return step
 
 
@@ -182,6 +187,7 @@ def make_engine_nn(sizes, activation, dtype, batch=None):
         opt.zero_grad()
         model(xb).softmax_cross_entropy(yb).backward()
         opt.step()
+    step.params = lambda: [(np.asarray(lin.weight.data), np.asarray(lin.bias.data)) for lin in model.linears]
     return step
 
 
@@ -201,6 +207,7 @@ def make_engine_raw(sizes, activation, dtype, batch=None):
         for p in params:
             p.data -= LR * p.grad
             p.grad = None
+    step.params = lambda: [(np.asarray(W.data), np.asarray(b.data)) for W, b in zip(Ws, bs)]
     return step
 
 
@@ -223,6 +230,7 @@ def make_torch(sizes, activation, dtype, batch=None):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
         opt.step()
+    step.params = lambda: [(lin.weight.detach().numpy(), lin.bias.detach().numpy()) for lin in model if isinstance(lin, torch.nn.Linear)]
     return step
 
 
@@ -264,6 +272,7 @@ def make_jax(sizes, activation, dtype, batch=None):
         sync()
         state[0] = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(weights, biases)]
         step.compile_seconds = time.perf_counter() - t0
+    step.params = lambda: [(np.asarray(W), np.asarray(b)) for W, b in state[0]]
     return step
 
 
@@ -283,6 +292,7 @@ def make_sklearn(sizes, activation, dtype, batch=None):
 
     def step(xb, yb):
         clf.partial_fit(xb, yb)
+    step.params = lambda: [(W.T, b) for W, b in zip(clf.coefs_, clf.intercepts_)]
     return step
 
 
@@ -362,6 +372,39 @@ def time_training(X, y, configs, contenders, rounds, rng, chunk=50, max_steps=No
             for name in names:
                 times.setdefault(key + (name,), []).append(total[name] / len(batches))
     return times
+
+
+def check_same_step(nets, batches, contenders, steps=3, seed=0) -> list:
+    """Every contender takes the same training step: from the same weights, ``steps`` steps on
+    the same random batches must leave each with the baseline's weights (float32: rtol 1e-4).
+    Returns the failures as strings (empty: all agree), so the ratios compare equal work and
+    the baseline is a correct step, not just a fast one."""
+    failures = []
+    for net in nets:
+        sizes, activation = NETWORKS[net]
+        for batch in batches:
+            rng = np.random.default_rng(seed)
+            data = [(rng.random((batch, sizes[0]), dtype=np.float32), rng.integers(0, sizes[-1], batch))
+                    for _ in range(steps)]
+            base = CONTENDERS[BASELINE](sizes, activation, np.float32, batch)
+            start = [W.copy() for W, _ in base.params()]
+            for xb, yb in data:
+                base(xb, yb)
+            want = base.params()
+            if all(np.array_equal(W0, W) for W0, (W, _) in zip(start, want)):
+                failures.append(f"{net} B={batch}: the baseline's step did not change the weights")
+            for name in contenders_for(net, contenders):
+                if name == BASELINE:
+                    continue
+                step = CONTENDERS[name](sizes, activation, np.float32, batch)
+                for xb, yb in data:
+                    step(xb, yb)
+                for layer, ((W, b), (W1, b1)) in enumerate(zip(want, step.params(), strict=True)):
+                    for what, a, c in (("W", W, W1), ("b", b, b1)):
+                        if not np.allclose(c, a, rtol=1e-4, atol=2e-6):
+                            failures.append(f"{net} B={batch} {name}: layer {layer} {what} differs from the "
+                                            f"baseline's by up to {np.abs(c - a).max():.2e}")
+    return failures
 
 
 def fixed_and_marginal(batch_times: dict):
@@ -685,6 +728,12 @@ def main(argv=None) -> int:
                         help="BLAS threads for NumPy, PyTorch and JAX alike (default: the package's policy, "
                              "tinygrad_mnist.threads, which gives 1 for these networks; 0 leaves the "
                              "libraries' own choice)")
+    parser.add_argument("--check", action="store_true",
+                        help="check that every contender takes the same step as the baseline (3 steps "
+                             "from the same weights, on 784-30-10 and 784-100-10/relu at batch 1 and 10), "
+                             "print the result and exit: 0 if all agree")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="with one thread, do not pin the process to one core (Linux pins by default)")
     parser.add_argument("--only", choices=("mlp", "conv"), default=None,
                         help="run only the MLP tables or only the conv section (default: both)")
     parser.add_argument("--memory-probe", type=int, default=None, metavar="BATCH",
@@ -697,6 +746,11 @@ def main(argv=None) -> int:
     THREADS = args.blas_threads
     if THREADS is None:
         THREADS = max(threads.policy(MLP(sizes), 1000) for sizes, _ in NETWORKS.values())
+    if THREADS == 1 and hasattr(os, "sched_setaffinity") and not args.no_pin:
+        # XLA starts worker threads whatever its flags say (measured: 1.85 cores busy during a
+        # jit step with the flags below), so "one thread everywhere" is enforced by the kernel:
+        # this thread, and every thread started after it (PyTorch's, XLA's), runs on one core
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     if THREADS and "jax" not in sys.modules:
         # XLA's CPU client reads its thread count once, when jax is first imported
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen="
@@ -722,8 +776,6 @@ def _configs(args):
 
 
 def _main(args, n_threads: int) -> int:
-    ds = load_bundled_sample()  # the same real 10k digits on every machine, cached MNIST or not
-    X, y, X_test = ds.X_train, ds.y_train, ds.X_test
     contenders = list(args.contenders or CONTENDERS)
     if BASELINE not in contenders:
         contenders.insert(0, BASELINE)
@@ -731,6 +783,15 @@ def _main(args, n_threads: int) -> int:
         contenders.remove("pytorch eager")
     missing = [c for c in contenders if c in OPTIONAL and not available(OPTIONAL[c])]
     contenders = [c for c in contenders if c not in missing]
+    if args.check:
+        nets, batches = args.nets or ["784-30-10", "784-100-10/relu"], args.batches or [1, 10]
+        failures = check_same_step(nets, batches, contenders)
+        print(f"# same step: {', '.join(contenders)} on {', '.join(nets)} at batch {', '.join(map(str, batches))}"
+              + (f"; not installed: {', '.join(missing)}" if missing else ""))
+        print("\n".join(failures) if failures else "all contenders agree with the baseline")
+        return 1 if failures else 0
+    ds = load_bundled_sample()  # the same real 10k digits on every machine, cached MNIST or not
+    X, y, X_test = ds.X_train, ds.y_train, ds.X_test
     configs = _configs(args)
     if args.quick or not args.full:
         contenders = [c for c in contenders if c != "textbook loop" or args.contenders]
@@ -754,6 +815,10 @@ def _main(args, n_threads: int) -> int:
     if "scikit-learn" in contenders:
         import sklearn
         print(f"# scikit-learn {sklearn.__version__}")
+    if hasattr(os, "sched_getaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        print(f"# cores this process may run on: {cores}" + (" (pinned: one core for every contender's threads)"
+                                                              if len(cores) == 1 and n_threads == 1 else ""))
     print(f"# load before the run (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     if args.only == "conv":
         extras = run_conv_section(X, y, rounds, "pytorch eager" in contenders)

@@ -368,7 +368,7 @@ CASES: dict[str, tuple[str, st.SearchStrategy[Example]]] = {
 }
 
 # Public functions of ops that are helpers, not ops (they return no (out, vjps) pair).
-HELPERS = {"unbroadcast", "summed_axes", "broadcast_message"}
+HELPERS = {"unbroadcast", "summed_axes", "broadcast_message", "constant"}
 TOLERANCE = {np.float64: {"rtol": 1e-10, "atol": 1e-12}, np.float32: {"rtol": 1e-4, "atol": 1e-4}}
 
 

@@ -8,22 +8,8 @@ from typing import Iterable, List
 
 import numpy as np
 
+from .ops import constant
 from .tensor import Tensor, updatable
-
-
-_SCALARS = {}  # (value, dtype) -> the value as a 0-d array of that dtype
-
-
-def _scalar(value: float, dtype) -> np.ndarray:
-    """``value`` as a read-only 0-d array of ``dtype``, cached (learning rates repeat)."""
-    key = (value, dtype)
-    a = _SCALARS.get(key)
-    if a is None:
-        if len(_SCALARS) >= 256:  # a schedule makes new rates every epoch: don't grow without bound
-            _SCALARS.clear()
-        a = _SCALARS[key] = np.array(value, dtype)
-        a.flags.writeable = False
-    return a
 
 
 class Optimizer:
@@ -55,6 +41,9 @@ class SGD(Optimizer):
 
     With momentum mu (PyTorch's form): v <- mu * v + g; p <- p - lr * v.
     Parameters without a gradient (unused in the last backward) are left alone.
+    Plain SGD (no momentum, no weight decay) keeps one scratch array per parameter (one more
+    copy of the parameters' memory) for lr * g, so a step allocates nothing and leaves
+    ``.grad`` as backward made it.
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
@@ -78,7 +67,7 @@ class SGD(Optimizer):
                 if g is None:
                     continue
                 if g.dtype is not dtype:  # lr as a 0-d array of g's dtype: a ufunc would convert
-                    dtype, rate = g.dtype, _scalar(lr, g.dtype)  # a Python float on every call
+                    dtype, rate = g.dtype, constant(lr, g.dtype)  # a Python float on every call
                 s = scratch[i]
                 if s is None or s.shape != g.shape or s.dtype != dtype:
                     s = scratch[i] = np.empty_like(g)

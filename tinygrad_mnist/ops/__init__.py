@@ -27,7 +27,7 @@ One file per family: ``elementwise``, ``reduce`` (and the softmax family), ``lin
 (``tensor.py``, ``autograd.py``).
 """
 from .conv import avg_pool2d, conv2d, max_pool2d
-from .elementwise import (add, astype, broadcast_message, div, exp, log, mul, neg, power, relu, sigmoid,
+from .elementwise import (add, astype, broadcast_message, constant, div, exp, log, mul, neg, power, relu, sigmoid,
                           sub, summed_axes, tanh, unbroadcast)
 from .elementwise import abs, pow, sqrt  # noqa: A004 - NumPy's names, on purpose
 from .linalg import linear, matmul
@@ -41,4 +41,5 @@ PRIMITIVES = (add, sub, mul, div, pow, neg, power, abs, sqrt, exp, log, sigmoid,
               softmax_cross_entropy, quadratic_cost, mse, binary_cross_entropy, conv2d, max_pool2d,
               avg_pool2d)
 
-__all__ = [fn.__name__ for fn in PRIMITIVES] + ["unbroadcast", "summed_axes", "broadcast_message", "PRIMITIVES"]
+__all__ = [fn.__name__ for fn in PRIMITIVES] + ["unbroadcast", "summed_axes", "broadcast_message", "constant",
+                                                "PRIMITIVES"]

@@ -1,6 +1,7 @@
 """Elementwise primitives: add, sub, mul, div, pow (broadcasting), neg, power, abs, sqrt, exp, log,
-sigmoid, tanh, relu, astype; and ``unbroadcast``, the one helper that sums a broadcast gradient back to an
-input's shape. Leaves out: reductions, matrix products, losses (their own files).
+sigmoid, tanh, relu, astype; ``unbroadcast``, the one helper that sums a broadcast gradient back to an
+input's shape; and ``constant``, numbers as cached 0-d arrays for the kernels.
+Leaves out: reductions, matrix products, losses (their own files).
 """
 from __future__ import annotations
 
@@ -152,24 +153,29 @@ def log(x):
 log.formulas = ("{g} / {x}",)
 
 
-_CONSTANTS = {}  # (value, dtype) -> value as a 0-d array: a ufunc takes it without converting a Python number
+_CONSTANTS = {}  # (value, dtype) -> the value as a read-only 0-d array of that dtype
 
 
-def _constant(value: int, dtype) -> np.ndarray:
+def constant(value, dtype) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``, cached: a ufunc takes it as it is, where
+    it would convert a Python number on every call (a third of a small op's time). For the
+    ops' own 0 and 1, and the optimizers' learning rates."""
     key = (value, dtype)
     c = _CONSTANTS.get(key)
     if c is None:
+        if len(_CONSTANTS) >= 256:  # a learning-rate schedule makes new values: don't grow without bound
+            _CONSTANTS.clear()
         c = _CONSTANTS[key] = np.array(value, dtype)
         c.flags.writeable = False
     return c
 
 
 def _one(dtype) -> np.ndarray:
-    return _constant(1, dtype)
+    return constant(1, dtype)
 
 
 def _zero(dtype) -> np.ndarray:
-    return _constant(0, dtype)
+    return constant(0, dtype)
 
 
 def sigmoid(x):
