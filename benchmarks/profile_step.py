@@ -190,7 +190,8 @@ def main(argv=None) -> int:
             contenders["engine before"] = engine_components(load_before(args.before), sizes, activation, xb, yb)
         contenders["engine"] = engine_components(tinygrad_mnist, sizes, activation, xb, yb)
         times = time_all(contenders, args.rounds, args.calls)
-    print(f"# {args.net} {activation}, float32, batch {args.batch}, one BLAS thread; NumPy {np.__version__}; "
+    label = args.net if activation in args.net else f"{args.net} {activation}"
+    print(f"# {label}, float32, batch {args.batch}, one BLAS thread; NumPy {np.__version__}; "
           f"median us per step over {args.rounds} rounds of {args.calls} calls (min-max)")
     names = list(contenders)
     header = f"{'component':<34}" + "".join(f"{n:>22}" for n in names)
