@@ -211,6 +211,38 @@ def make_engine_raw(sizes, activation, dtype, batch=None):
     return step
 
 
+def make_engine_kernels(sizes, activation, dtype, batch=None):
+    """The engine's own kernels (ops.linear, the activation, ops.softmax_cross_entropy, their
+    VJPs, SGD's scratch update) called in sequence on plain arrays, with no Tensor, graph, walk
+    or Module: what a captured, replayed step could cost at best. Not something users run."""
+    weights, biases = initial_params(sizes, dtype, activation=activation)
+    act = getattr(ops, activation)
+    last = len(weights) - 1
+    one, rate = ops.constant(1, np.dtype(dtype)), ops.constant(LR, np.dtype(dtype))
+    scratch = [(np.empty_like(W), np.empty_like(b)) for W, b in zip(weights, biases)]
+
+    def step(xb, yb):
+        a, saved = xb, []
+        for i, (W, b) in enumerate(zip(weights, biases)):
+            a, lin = ops.linear(a, W, b)
+            act_vjp = None
+            if i < last:
+                a, (act_vjp,) = act(a)
+            saved.append((lin, act_vjp))
+        _, (d_loss, _) = ops.softmax_cross_entropy(a, yb)
+        g = d_loss(one)
+        for i in range(last, -1, -1):
+            (vjp_x, vjp_W, vjp_b), _ = saved[i]
+            gW, gb = vjp_W(g), vjp_b(g)
+            if i > 0:
+                g = saved[i - 1][1](vjp_x(g))
+            for p, grad, s in zip((weights[i], biases[i]), (gW, gb), scratch[i]):
+                np.multiply(grad, rate, out=s)
+                p -= s
+    step.params = lambda: list(zip(weights, biases))
+    return step
+
+
 def make_torch(sizes, activation, dtype, batch=None):
     """PyTorch eager: nn.Linear/Sigmoid/ReLU, F.cross_entropy, torch.optim.SGD."""
     import torch
@@ -301,6 +333,7 @@ CONTENDERS = {
     "numpy manual.backprop": make_numpy,
     "engine nn+optim": make_engine_nn,
     "engine raw ops": make_engine_raw,
+    "engine kernels only": make_engine_kernels,
     "textbook loop": make_textbook_loop,
     "pytorch eager": make_torch,
     "jax jit": make_jax,

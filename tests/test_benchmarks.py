@@ -35,7 +35,8 @@ def test_every_installed_contender_takes_the_same_step_as_the_baseline():
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "all contenders agree with the baseline" in run.stdout
-    for name in ("numpy tight (baseline)", "engine nn+optim", "engine raw ops", "numpy manual.backprop"):
+    for name in ("numpy tight (baseline)", "engine nn+optim", "engine raw ops", "engine kernels only",
+                 "numpy manual.backprop"):
         assert name in run.stdout.splitlines()[0]
     print(run.stdout)  # which optional contenders were installed, for the log
 
