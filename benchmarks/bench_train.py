@@ -1,19 +1,28 @@
-"""Training-step speed of the engine against hand-written NumPy, the textbook loop and PyTorch.
+"""Training-step speed of the engine against the tightest hand-written NumPy step, JAX's
+compiled step, PyTorch eager, scikit-learn and the textbook loop.
 
-One process; contenders interleaved round by round (this machine is noisy), each round one
-epoch over the real 10k MNIST training digits (the bundled sample); medians of the rounds and
-ratios to the hand-written vectorized NumPy baseline (``tinygrad_mnist.manual``) of the same
-configuration. Also: evaluation throughput under no_grad, the time to read 60k IDX images
-(Fashion-MNIST, when installed), and memory across epochs of a full training run.
+One process; contenders interleaved (this machine is noisy): each round is one shuffled epoch
+over the real 10k MNIST training digits (at most 2,000 steps at batch 1), the contenders taking
+turns every 50 steps; medians of the rounds and ratios to the baseline, ``make_numpy_inline``,
+the tightest step we can write. With one BLAS thread the process is pinned to one core, so every
+contender (XLA's threads included) has the same budget. Then each contender's fixed cost per
+step and cost per sample, fitted over the batch sizes. Optional contenders (JAX, scikit-learn:
+``pip install -e ".[bench]"``; PyTorch) run when installed. ``--check`` proves all contenders
+take the same step before anyone times them. ``--quick`` and ``--full`` add evaluation
+throughput under no_grad, the time to read 60k IDX images (Fashion-MNIST, when installed), and
+memory across epochs of a training run.
 
-The conv section (``--only conv``): one LeNet-5 training step (``arch.PRESETS["lenet"]``:
-forward, softmax cross-entropy, backward, SGD) at batch 1, 32 and 128, the engine against
-PyTorch eager with the same starting weights and the same thread budget, interleaved; conv2d's
-forward alone at LeNet's two convolutions; and the memory of one batch-128 step (peak RSS
-growth and tracemalloc's peak) against the size of the activations the step records.
+The conv section (``--only conv``, and part of ``--full``): one LeNet-5 training step
+(``arch.PRESETS["lenet"]``: forward, softmax cross-entropy, backward, SGD) at batch 1, 32 and
+128, the engine against PyTorch eager with the same starting weights and the same thread
+budget, interleaved; conv2d's forward alone at LeNet's two convolutions; and the memory of one
+batch-128 step (peak RSS growth and tracemalloc's peak) against the size of the activations
+the step records.
 
+    python benchmarks/bench_train.py                    # the lean-kernel table (issue 14)
+    python benchmarks/bench_train.py --check            # every contender takes the same step?
     python benchmarks/bench_train.py --quick            # under a minute
-    python benchmarks/bench_train.py --json out.json    # the full table, also as JSON
+    python benchmarks/bench_train.py --full --json out.json   # every network, float32 and float64
     python benchmarks/bench_train.py --only conv --blas-threads 1   # the conv section alone
 Not collected by pytest (no test_ prefix); nothing here asserts a time.
 """
@@ -741,7 +750,7 @@ def blas_threads() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--quick", action="store_true",
                         help="784-30-10 only, batch 10 and 100, float32, no textbook loop, 2,000 steps per round")
     parser.add_argument("--full", action="store_true",
