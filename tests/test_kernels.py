@@ -2,7 +2,7 @@
 formula it replaces, and keeps the checks and the contract of the op it lives in.
 
 - linear and matmul at one sample: the weight gradient as a broadcasting outer product;
-- softmax cross-entropy: labels checked without a pass over them (an unsigned view), cached
+- softmax cross-entropy: labels checked in one pass at most (a min for signed labels), cached
   row indices, the flat-index update in the VJP;
 - sigmoid without a clip pass, warning-free at +-1000 in every float dtype;
 - SGD through a scratch buffer and a cached 0-d learning rate.
@@ -70,7 +70,7 @@ def test_one_sample_training_step_matches_the_batched_formula():
     np.testing.assert_allclose(b.grad, one[1], rtol=1e-12)
 
 
-# ---------------------------------------------------------------- labels checked for free
+# ---------------------------------------------------------------- labels checked in one pass at most
 @pytest.mark.parametrize("dtype", ["<i1", "<i2", "<i4", "<i8", ">i4", ">i8"])
 def test_a_negative_label_is_refused_in_every_signed_dtype(dtype):
     logits = np.zeros((3, 4), np.float32)
