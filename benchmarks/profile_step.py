@@ -70,9 +70,8 @@ def engine_components(pkg, sizes, activation, xb, yb):
         deltas.append(act_vjps[i - 1](lin_vjps[i][0](deltas[-1])))
     deltas.reverse()
     opt = optim.SGD(model.parameters(), lr=LR)
-    for p, g in zip([t for lin in model.linears for t in (lin.weight, lin.bias)],
-                    [g for i in range(len(Ws)) for g in (lin_vjps[i][1](deltas[i]), lin_vjps[i][2](deltas[i]))]):
-        p.grad = g
+    for lin, (_, vjp_W, vjp_b), delta in zip(model.linears, lin_vjps, deltas):
+        lin.weight.grad, lin.bias.grad = vjp_W(delta), vjp_b(delta)
     step_model = nn.MLP(sizes, activation=activation, seed=0, dtype=np.float32)
     step_opt = optim.SGD(step_model.parameters(), lr=LR)
 

@@ -170,14 +170,6 @@ def constant(value, dtype) -> np.ndarray:
     return c
 
 
-def _one(dtype) -> np.ndarray:
-    return constant(1, dtype)
-
-
-def _zero(dtype) -> np.ndarray:
-    return constant(0, dtype)
-
-
 def sigmoid(x):
     """y = 1 / (1 + exp(-x)), without overflow at x = -1000. dL/dx = g * y * (1 - y).
 
@@ -194,7 +186,7 @@ def sigmoid(x):
         y = np.negative(x, out=np.empty(x.shape, np.result_type(x.dtype, np.float16)))
     with np.errstate(over="ignore"):
         np.exp(y, out=y)
-    one = _one(y.dtype)
+    one = constant(1, y.dtype)
     np.add(y, one, out=y)
     np.reciprocal(y, out=y)
 
@@ -219,7 +211,7 @@ tanh.role = "activation"
 
 def relu(x):
     """y = max(x, 0). dL/dx = g where x > 0, else 0 (the subgradient 0 at x = 0)."""
-    zero = _zero(x.dtype)
+    zero = constant(0, x.dtype)
     return np.maximum(x, zero), (lambda g: np.multiply(g, x > zero),)
 relu.formulas = ("{g} * ({x.name} > 0) {x.shape}",)
 relu.role = "activation"

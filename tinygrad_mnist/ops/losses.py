@@ -39,7 +39,7 @@ def _check_labels(op, a, labels):
 _ROWS = {}  # (B, C) -> (np.arange(B), np.arange(B) * C), read-only: every labelled loss of that shape shares them
 
 
-def _rows(B: int, C: int = 1) -> tuple:
+def _rows(B: int, C: int) -> tuple:
     """(rows (B,), row offsets (B,)) = (np.arange(B), np.arange(B) * C), cached: the row of each
     sample's label, and where that row starts in the flattened (B, C) predictions."""
     key = (B, C)
@@ -79,7 +79,7 @@ def _minus_target(op, a, target):
         index = _check_labels(op, a, target)
         diff = a.copy()
         try:
-            diff[_rows(a.shape[0])[0], index] -= 1
+            diff[_rows(*a.shape)[0], index] -= 1  # the same cached rows as softmax-CE's
         except IndexError:
             raise _label_range_error(op, a, target) from None
         return diff
